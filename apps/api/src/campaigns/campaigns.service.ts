@@ -1,0 +1,350 @@
+import {
+  AppError,
+  type CampaignDoc,
+  type CampaignSpecDoc,
+  type CampaignFinalizer,
+  type CampaignRepository,
+  type CampaignState,
+  type Estimator,
+  type JobStore,
+  type Logger,
+  type ProfileDoc,
+  type ProfileRepository,
+  type Redis,
+  type Sealer,
+  type UrlGuard,
+  type WebhookOutbox,
+  campaignLaneFor,
+  costUnits,
+  invalidParameters,
+  jobEvent,
+  newCampaignId,
+  newJobIds,
+  parseInput,
+  promptRequired,
+  resolveGeneration,
+  toCampaign,
+} from '@castforge/core';
+import {
+  type Campaign,
+  CampaignCreate,
+  type CampaignJob,
+  type CampaignQueuedResponse,
+  type ErrorDetail,
+  type JobStatusName,
+} from '@castforge/schemas';
+import { toJobStatus } from '../generation/job-view';
+import { type Queues } from '../generation/queues';
+
+/** Jobs enqueued per BullMQ addBulk call and per id-reference write. */
+const CHUNK = 1000;
+/** A page of a campaign's jobs filtered by queued or cancelled looks at no more jobs than this. */
+const SCAN_BUDGET = 2000;
+/** Jobs start in index order within a few hundred, so queued ones are looked for from a little before. */
+const QUEUED_SLACK = 1000;
+/** Statuses only started jobs have, each kept in a per-campaign index. */
+const INDEXED: readonly JobStatusName[] = ['processing', 'pending', 'completed', 'failed'];
+
+export interface CampaignDeps {
+  campaigns: CampaignRepository;
+  state: CampaignState;
+  jobs: JobStore;
+  queues: Queues;
+  profiles: ProfileRepository;
+  estimator: Estimator;
+  urlGuard: UrlGuard;
+  sealer: Sealer;
+  outbox: WebhookOutbox;
+  finalize: CampaignFinalizer;
+  redis: Redis;
+  resultUrl: (key: string, expiresAtMs: number) => string;
+  maxJobs: number;
+  maxJobsInFlight: number;
+  backendDefaults: { steps: number; guidance: number };
+  logger: Logger;
+}
+
+/**
+ * Campaigns (SPEC §7): one request runs scenes across a roster. The request is validated whole before any
+ * job exists; then the campaign is recorded and its jobs are enqueued in bulk (1000 per BullMQ addBulk),
+ * each carrying only its campaign and index. A campaign's jobs are ordinary jobs for status, cancel and
+ * webhooks.
+ */
+export function createCampaignService(deps: CampaignDeps) {
+  const { campaigns, state } = deps;
+
+  /** Average cost of a job, from a sample of profile × scene pairs, for ETAs. */
+  const unitsPerJob = (input: CampaignCreate, pinned: ProfileDoc[]) => {
+    let total = 0;
+    let n = 0;
+    for (const profile of pinned.slice(0, 20)) {
+      for (const scene of input.scenes.slice(0, 20)) {
+        const r = resolveGeneration(scene, profile.snapshot, deps.backendDefaults, 0);
+        total += costUnits(r.steps, r.width, r.height);
+        n += 1;
+      }
+    }
+    return n ? total / n : 1;
+  };
+
+  /** Adds jobs `from`…`to - 1` to the lane; ids already recorded are reused (BullMQ ignores a repeated id). */
+  async function enqueueJobs(doc: CampaignDoc, from: number): Promise<void> {
+    const lane = campaignLaneFor(doc.tenant_id);
+    const have = await state.jobsWithIds(doc.campaign_id);
+    for (let first = from; first < doc.job_count; first += CHUNK) {
+      const count = Math.min(CHUNK, doc.job_count - first);
+      let ids = first < have ? await state.jobIds(doc.campaign_id, first, Math.min(count, have - first)) : [];
+      if (ids.length < count) {
+        const fresh = newJobIds(count - ids.length);
+        await state.addJobRefs(doc.campaign_id, first + ids.length, fresh);
+        ids = [...ids, ...fresh];
+      }
+      await deps.queues.addBulk(
+        lane,
+        ids.map((jobId, offset) => ({
+          jobId,
+          payload: { kind: 'campaign' as const, c: doc.campaign_id, i: first + offset },
+        })),
+        doc.priority,
+      );
+    }
+    await campaigns.markEnqueued(doc.campaign_id);
+  }
+
+  /** A listed job: its status plus where it sits in the campaign. */
+  const listedJob = (
+    spec: CampaignSpecDoc,
+    status: ReturnType<typeof toJobStatus>,
+    index: number,
+  ): CampaignJob => {
+    const sceneCount = spec.scenes.length;
+    const profileIndex = Math.floor(index / (sceneCount * spec.variants));
+    const sceneIndex = Math.floor(index / spec.variants) % sceneCount;
+    return {
+      ...status,
+      campaign_index: index,
+      profile_index: profileIndex,
+      profile_name: spec.profiles[profileIndex]?.name ?? '',
+      scene_index: sceneIndex,
+      scene_name: spec.scene_names[sceneIndex] ?? `scene-${sceneIndex + 1}`,
+      variant: index % spec.variants,
+    };
+  };
+
+  /** While the campaign is live its Redis hash is the whole view (one read); afterwards MongoDB. */
+  const get = async (tenantId: string, campaignId: string): Promise<Campaign> => {
+    const [live, rates] = await Promise.all([state.read(campaignId), deps.estimator.rates()]);
+    if (live?.tenantId === tenantId) return toCampaign({ live }, rates);
+    return toCampaign({ doc: await campaigns.get(tenantId, campaignId) }, rates);
+  };
+
+  return {
+    async create(tenantId: string, body: unknown): Promise<CampaignQueuedResponse> {
+      const input = parseInput(CampaignCreate, body, 'body');
+      const jobCount = input.profile_ids.length * input.scenes.length * input.variants;
+      if (jobCount > deps.maxJobs) {
+        const msg = `makes ${jobCount} jobs (profiles × scenes × variants); at most ${deps.maxJobs}`;
+        throw invalidParameters([{ loc: ['body'], msg, type: 'too_many_jobs' }]);
+      }
+
+      // Validated whole before anything is enqueued: every profile must be this tenant's and exist.
+      const current = await deps.profiles.currentVersions(tenantId, input.profile_ids);
+      const detail: ErrorDetail[] = [];
+      input.profile_ids.forEach((id, index) => {
+        if (!current.has(id)) {
+          detail.push({
+            loc: ['body', 'profile_ids', index],
+            msg: `no profile ${id} (unknown or deleted)`,
+            type: 'not_found',
+          });
+        }
+      });
+      if (detail.length) throw invalidParameters(detail, 'INPUT_INVALID');
+      const pinned = input.profile_ids.map((id) => current.get(id)!);
+      // Profiles that make no prompt alone: a scene without a prompt cannot run on them.
+      const needy = pinned.filter((p) => promptRequired(p.snapshot)).map((p) => p.profile_id);
+      if (needy.length) {
+        const msg = `is required: profile${needy.length > 1 ? 's' : ''} ${needy.slice(0, 5).join(', ')}${needy.length > 5 ? ', …' : ''} make no prompt alone`;
+        input.scenes.forEach((scene, index) => {
+          if (!scene.prompt) detail.push({ loc: ['body', 'scenes', index, 'prompt'], msg, type: 'missing' });
+        });
+      }
+      if (detail.length) throw invalidParameters(detail);
+      if (input.callback_url) await deps.urlGuard.checkAtSubmit(input.callback_url);
+
+      const now = new Date();
+      const campaignId = newCampaignId();
+      const spec: CampaignSpecDoc = {
+        tenant_id: tenantId,
+        campaign_id: campaignId,
+        profiles: pinned.map((p) => ({ profile_id: p.profile_id, version: p.version, name: p.name })),
+        scenes: input.scenes,
+        scene_names: input.scenes.map((scene, i) => scene.name ?? `scene-${i + 1}`),
+        variants: input.variants,
+        created_at: now,
+      };
+      const doc: CampaignDoc = {
+        tenant_id: tenantId,
+        campaign_id: campaignId,
+        name: input.name,
+        job_count: jobCount,
+        profile_count: pinned.length,
+        scene_count: input.scenes.length,
+        variants: input.variants,
+        priority: input.priority,
+        metadata: input.metadata ?? null,
+        callback_url: input.callback_url ? deps.sealer.seal(input.callback_url) : null,
+        state: 'enqueuing',
+        status: 'running',
+        counts: null,
+        created_at: now,
+        finished_at: null,
+      };
+      await campaigns.insert(doc, spec);
+      try {
+        await state.create(
+          {
+            campaignId: doc.campaign_id,
+            tenantId,
+            name: doc.name,
+            priority: doc.priority,
+            lane: campaignLaneFor(tenantId),
+            jobCount,
+            perProfile: input.scenes.length * input.variants,
+            variants: input.variants,
+            profiles: pinned.map((p) => `${p.profile_id}:${p.version}`),
+            sceneMetadata: input.scenes.map((s) => (s.metadata ? JSON.stringify(s.metadata) : '')),
+            metadata: doc.metadata,
+            sealedCallbackUrl: doc.callback_url,
+            unitsPerJob: unitsPerJob(input, pinned),
+          },
+          deps.maxJobsInFlight,
+        );
+      } catch (err) {
+        await campaigns.remove(tenantId, doc.campaign_id).catch(() => undefined);
+        throw err;
+      }
+      // From here a failure leaves the campaign `enqueuing`; a restarted API finishes it (resumeEnqueues).
+      await enqueueJobs(doc, 0);
+      return {
+        campaign_id: doc.campaign_id,
+        job_count: jobCount,
+        status: 'running',
+        created_at: now.toISOString(),
+      };
+    },
+
+    /** Finishes enqueuing campaigns an API process left half-done, each under a short lock. */
+    async resumeEnqueues(): Promise<void> {
+      for (const doc of await campaigns.unfinishedEnqueues()) {
+        const lock = `${deps.jobs.keys.campaign(doc.campaign_id)}:enqueue-lock`;
+        if (!(await deps.redis.set(lock, '1', 'EX', 300, 'NX'))) continue;
+        try {
+          if (!(await state.read(doc.campaign_id))) {
+            await campaigns.remove(doc.tenant_id, doc.campaign_id);
+            continue;
+          }
+          // The last chunk written may not have reached BullMQ: add it again (BullMQ ignores known ids).
+          const have = await state.jobsWithIds(doc.campaign_id);
+          await enqueueJobs(doc, Math.max(0, Math.floor((have - 1) / CHUNK) * CHUNK));
+          deps.logger.info({ campaign_id: doc.campaign_id }, 'finished enqueuing an interrupted campaign');
+        } finally {
+          await deps.redis.del(lock);
+        }
+      }
+    },
+
+    get,
+
+    async list(tenantId: string, query: { limit: number; cursor?: string }) {
+      const { docs, nextCursor } = await campaigns.list(tenantId, query);
+      const [lives, rates] = await Promise.all([
+        Promise.all(docs.map((doc) => state.read(doc.campaign_id))),
+        deps.estimator.rates(),
+      ]);
+      return {
+        campaigns: docs.map((doc, i) => {
+          const live = lives[i];
+          return toCampaign(live?.tenantId === tenantId ? { live } : { doc }, rates);
+        }),
+        next_cursor: nextCursor,
+      };
+    },
+
+    /** A page of a campaign's jobs in index order, optionally of one status. */
+    async jobs(
+      tenantId: string,
+      campaignId: string,
+      query: { status?: JobStatusName; limit: number; cursor?: string },
+    ) {
+      const [spec, live] = await Promise.all([campaigns.spec(tenantId, campaignId), state.read(campaignId)]);
+      if (!spec) throw new AppError('NOT_FOUND', `campaign ${campaignId} not found`);
+      if (live?.tenantId !== tenantId) {
+        throw new AppError(
+          'GONE',
+          `the jobs of campaign ${campaignId} are no longer kept (its results expired)`,
+        );
+      }
+      const jobCount = live.jobCount;
+      let from = query.cursor !== undefined ? Number(query.cursor) : 0;
+      const found: CampaignJob[] = [];
+
+      if (query.status && INDEXED.includes(query.status)) {
+        const entries = await state.jobsByStatus(campaignId, query.status, from, query.limit + 1);
+        const records = await deps.jobs.readMany(
+          tenantId,
+          entries.slice(0, query.limit).map((e) => e.jobId),
+        );
+        records.forEach((record, i) => {
+          if (record) found.push(listedJob(spec, toJobStatus(record, deps.resultUrl), entries[i]!.index));
+        });
+        const next = entries[query.limit];
+        return { jobs: found, next_cursor: next ? String(next.index) : null };
+      }
+
+      // No filter, or queued/cancelled (which jobs without records have): walk the index range.
+      if (query.status === 'queued' && query.cursor === undefined) {
+        from = Math.max(0, jobCount - live.counts.queued - QUEUED_SLACK);
+      }
+      const end = Math.min(jobCount, from + (query.status ? SCAN_BUDGET : query.limit));
+      let at = from;
+      while (at < end && found.length < query.limit) {
+        const ids = await state.jobIds(campaignId, at, Math.min(200, end - at));
+        if (!ids.length) break;
+        const records = await deps.jobs.readMany(tenantId, ids);
+        for (let i = 0; i < records.length && found.length < query.limit; i++, at++) {
+          const record = records[i];
+          if (record && (!query.status || record.status === query.status)) {
+            found.push(listedJob(spec, toJobStatus(record, deps.resultUrl), at));
+          }
+        }
+      }
+      return { jobs: found, next_cursor: at < jobCount ? String(at) : null };
+    },
+
+    async cancel(tenantId: string, campaignId: string): Promise<Campaign> {
+      const doc = await campaigns.get(tenantId, campaignId);
+      const outcome = await state.cancel(tenantId, campaignId);
+      if (outcome.outcome === 'missing') throw new AppError('NOT_FOUND', `campaign ${campaignId} not found`);
+      if (outcome.outcome === 'ended') {
+        throw new AppError('CONFLICT', `campaign ${campaignId} has already ended; nothing to cancel`);
+      }
+      // Jobs on a GPU are interrupted; each job that had started gets its job.cancelled event.
+      for (const jobId of outcome.jobIds) await deps.redis.publish(deps.jobs.keys.cancelChannel, jobId);
+      if (doc.callback_url && outcome.jobIds.length) {
+        const records = await deps.jobs.readMany(tenantId, outcome.jobIds);
+        for (const record of records) {
+          if (record)
+            await deps.outbox.enqueue({
+              tenantId,
+              sealedUrl: doc.callback_url,
+              event: jobEvent(record, deps.resultUrl),
+            });
+        }
+      }
+      if (outcome.done) await deps.finalize(tenantId, campaignId);
+      return get(tenantId, campaignId);
+    },
+  };
+}
+export type CampaignService = ReturnType<typeof createCampaignService>;
