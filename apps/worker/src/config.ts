@@ -1,0 +1,90 @@
+import { hostname } from 'node:os';
+import {
+  envFields,
+  envFlag,
+  parseEnv,
+  publicBaseUrlOf,
+  resultBucketRequired,
+  resultDirOf,
+  resultStoreEnvFields,
+} from '@castforge/core';
+import { z } from 'zod';
+
+const list = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
+
+export const WorkerConfig = z
+  .object({
+    ...envFields,
+    /** Port of the worker's own /healthz, /readyz and /metrics (SPEC §10). 0 picks a free port. */
+    WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9091),
+    WORKER_ID: z.string().min(1).max(128).default(`${hostname()}:${process.pid}`),
+    /** `simulated` renders real images without a GPU; `a1111` drives AUTOMATIC1111/Forge servers. */
+    INFERENCE_BACKEND: z.enum(['simulated', 'a1111']).default('simulated'),
+    /** One URL per GPU server. The simulated backend defaults to one endpoint. */
+    INFERENCE_URLS: list.optional(),
+    /** Jobs in flight at once per endpoint (a GPU runs one; a second one queued there rarely helps). */
+    INFERENCE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+    /** HTTP Basic credentials for A1111's --api-auth, as user:password (the password may hold colons). */
+    INFERENCE_AUTH: z
+      .string()
+      .regex(/^[^:]+:.+$/, 'must be user:password')
+      .transform((value) => {
+        const colon = value.indexOf(':');
+        return { username: value.slice(0, colon), password: value.slice(colon + 1) };
+      })
+      .optional(),
+    SIMULATED_STEP_MS: z.coerce.number().min(0).max(60_000).default(100),
+    /** When set, every simulated image takes exactly this long, whatever its steps (benchmarks). */
+    SIMULATED_IMAGE_MS: z.coerce.number().min(0).max(600_000).optional(),
+    /** A job attempt that runs longer is aborted and fails with TIMEOUT (retryable). */
+    JOB_TIMEOUT_SECONDS: z.coerce.number().min(1).max(86_400).default(300),
+    WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
+    WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000),
+    WORKER_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(10).default(2),
+    PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    ...resultStoreEnvFields,
+    SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+    CALLBACK_ALLOW_LOOPBACK: envFlag.default(false),
+    /** A receiver must answer 2xx within this long, or the attempt failed. */
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    /** Webhook attempts in flight at once in this process, and at most per receiving host. */
+    WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
+    WEBHOOK_PER_HOST_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(8),
+    /** Webhook attempts in flight for one tenant, so one tenant's dead receivers leave slots for others. */
+    WEBHOOK_PER_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+    /** Seconds before each retry; the default spreads 12 attempts over about 24 hours. */
+    WEBHOOK_RETRY_DELAYS: list
+      .transform((items) => items.map(Number))
+      .pipe(z.array(z.number().min(0).max(86_400)).min(1))
+      .default([5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 28800]),
+  })
+  .check(resultBucketRequired)
+  // Checked on the whole object, and run even when other variables are bad (`when`), so the one start-up
+  // message names this too.
+  .check(
+    z.refine<{ INFERENCE_BACKEND?: unknown; INFERENCE_URLS?: unknown }>(
+      (c) =>
+        c.INFERENCE_BACKEND !== 'a1111' || (Array.isArray(c.INFERENCE_URLS) && c.INFERENCE_URLS.length > 0),
+      {
+        path: ['INFERENCE_URLS'],
+        message: 'is required for the a1111 backend (comma-separated base URLs, one per GPU server)',
+        when: () => true,
+      },
+    ),
+  )
+  .transform((c) => ({
+    ...c,
+    // An a1111 backend without URLs was refused above, so only the simulated one can be left without.
+    INFERENCE_URLS: c.INFERENCE_URLS?.length ? c.INFERENCE_URLS : ['simulated://0'],
+    PUBLIC_BASE_URL: publicBaseUrlOf(c),
+    RESULT_DIR: resultDirOf(c),
+  }));
+export type WorkerConfig = z.infer<typeof WorkerConfig>;
+
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): WorkerConfig => parseEnv(WorkerConfig, env);
