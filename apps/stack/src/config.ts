@@ -1,0 +1,19 @@
+import path from 'node:path';
+import { envFields, parseEnv } from '@castforge/core';
+import { z } from 'zod';
+
+export const StackConfig = z.object({
+  REDIS_URL: envFields.REDIS_URL,
+  MONGODB_URI: envFields.MONGODB_URI,
+  LOG_LEVEL: envFields.LOG_LEVEL,
+  PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  API_KEYS: z.string().optional(),
+  /** Port for the embedded MongoDB; 0 picks a free one (recorded in DATA_DIR/stack.json). */
+  EMBEDDED_MONGODB_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  DATA_DIR: z.string().default(path.resolve('.data')),
+  /** `pretty` (readable, default on a terminal) or `json` (one JSON object per line). */
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
+});
+export type StackConfig = z.infer<typeof StackConfig>;
+
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): StackConfig => parseEnv(StackConfig, env);

@@ -1,0 +1,100 @@
+import { type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { type EmbeddedMongo, startEmbeddedMongo } from '@castforge/core';
+import { loadConfig } from './config';
+import { demoKey } from './dev-key';
+import { type AppProcess, startApp, stopProcess } from './processes';
+import { ensureRedis } from './redis-server';
+
+const say = (line: string) => process.stdout.write(`[stack] ${line}\n`);
+
+/** `npm start`: the whole stack on embedded defaults (README). Ctrl-C stops everything it started. */
+async function main() {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const config = loadConfig();
+  const format = config.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  const owned: ChildProcess[] = [];
+  const apps: AppProcess[] = [];
+  let mongo: EmbeddedMongo | undefined;
+  // Last resort if the launcher itself dies: no child may be left behind.
+  process.once('exit', () => owned.forEach((child) => child.exitCode === null && child.kill('SIGKILL')));
+
+  let stopping: Promise<void> | undefined;
+  const stop = (code: number) => {
+    stopping ??= (async () => {
+      say('stopping…');
+      for (const app of apps) await stopProcess(app.child, 20_000);
+      if (mongo) await mongo.stop();
+      for (const child of owned) await stopProcess(child, 5_000);
+      rmSync(path.join(config.DATA_DIR, 'stack.json'), { force: true });
+      say('stopped');
+      process.exit(code);
+    })();
+    return stopping;
+  };
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
+
+  const redis = await ensureRedis(config.REDIS_URL);
+  if (redis.child) owned.push(redis.child);
+  say(
+    redis.started
+      ? `started redis-server for ${config.REDIS_URL} (in memory)`
+      : `using Redis at ${config.REDIS_URL}`,
+  );
+
+  let mongoUri = config.MONGODB_URI;
+  if (!mongoUri) {
+    mongo = await startEmbeddedMongo({ port: config.EMBEDDED_MONGODB_PORT });
+    owned.push(mongo.process);
+    mongoUri = `${mongo.uri}/castforge`;
+    say(
+      `started the embedded MongoDB at ${mongo.uri} (in memory: data is gone when this stops; set MONGODB_URI to keep it)`,
+    );
+  } else {
+    say(`using MongoDB at ${mongoUri.replace(/\/\/[^@/]*@/, '//***@')}`);
+  }
+
+  let apiKeys = config.API_KEYS;
+  if (!apiKeys) {
+    const demo = demoKey(config.DATA_DIR);
+    apiKeys = `${demo.tenant}:${demo.key}`;
+    say(`API key for tenant "${demo.tenant}": ${demo.key}  (also in ${path.relative('.', demo.file)})`);
+  }
+
+  mkdirSync(config.DATA_DIR, { recursive: true });
+  const apiUrl = `http://localhost:${config.PORT}`;
+  writeFileSync(
+    path.join(config.DATA_DIR, 'stack.json'),
+    JSON.stringify(
+      { mongodb_uri: mongoUri, redis_url: config.REDIS_URL, api_url: apiUrl, pid: process.pid },
+      null,
+      2,
+    ),
+  );
+
+  const env = {
+    ...process.env,
+    MONGODB_URI: mongoUri,
+    REDIS_URL: config.REDIS_URL,
+    API_KEYS: apiKeys,
+    DATA_DIR: config.DATA_DIR,
+  };
+  const root = path.resolve(__dirname, '../../..');
+  apps.push(startApp('api', path.join(root, 'apps/api/dist/index.js'), env, format));
+  apps.push(startApp('worker', path.join(root, 'apps/worker/dist/index.js'), env, format));
+  say(`API on ${apiUrl} — Ctrl-C stops everything`);
+
+  // A crashed app takes the stack down with a non-zero code rather than leaving half of it running.
+  const first = await Promise.race(apps.map(async (app) => ({ app, code: await app.exited })));
+  if (!stopping) {
+    say(`${first.app.name} exited with code ${first.code}; stopping the rest`);
+    await stop(first.code || 1);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[stack] ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
