@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type Registry, createRedis, createRegistry } from '@castforge/core';
+import { WorkerConfig } from '../../apps/worker/src/config';
+import { type InferenceBackend } from '../../apps/worker/src/inference/inference-backend';
+import { type JobEnded } from '../../apps/worker/src/processors/plan';
+import { createWorkerPool, type WorkerPool } from '../../apps/worker/src/pool';
+import { type TestServices, testLogger } from './services';
+
+/** The env a worker of this test file needs to share Redis, MongoDB and result files with its API. */
+export function workerEnv(services: TestServices, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    REDIS_URL: services.redisUrl,
+    REDIS_PREFIX: services.prefix,
+    MONGODB_URI: `${services.mongoUri}/${services.dbName}`,
+    DATA_DIR: path.join(tmpdir(), `castforge-test-${services.prefix}`),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    WORKER_METRICS_PORT: '0',
+    SIMULATED_STEP_MS: '5',
+    ...env,
+  };
+}
+
+export interface WorkerHarness {
+  pool: WorkerPool;
+  /** The pool's prom-client registry: what the worker's GET /metrics would show. */
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+/** A worker pool in this process, with connections of its own, against the test file's services. */
+export async function startWorker(
+  services: TestServices,
+  env: Record<string, string> = {},
+  overrides: { backend?: InferenceBackend; onJobEnded?: (event: JobEnded) => Promise<void> } = {},
+): Promise<WorkerHarness> {
+  const config = WorkerConfig.parse({
+    WORKER_ID: `test-${Math.random().toString(36).slice(2, 8)}`,
+    ...workerEnv(services, env),
+  });
+  const logger = testLogger('worker');
+  const redis = createRedis(services.redisUrl, 'worker', logger);
+  const subscriber = createRedis(services.redisUrl, 'subscriber', logger);
+  const registry = createRegistry('worker');
+  const pool = await createWorkerPool(
+    config,
+    { redis, subscriber, mongo: services.mongo, logger, registry },
+    overrides,
+  );
+  await pool.start();
+  return {
+    pool,
+    registry,
+    async close() {
+      await pool.close();
+      redis.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  /** Resolves with the exit code (or 128+ when killed by a signal). */
+  exited: Promise<number>;
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+/**
+ * A real worker process (apps/worker/dist, built by `npm test` before jest runs), for tests that kill it.
+ */
+export function spawnWorker(services: TestServices, env: Record<string, string> = {}): WorkerProcess {
+  const script = path.resolve(__dirname, '../../apps/worker/dist/index.js');
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, ...workerEnv(services, env) },
+    stdio: ['ignore', 'ignore', process.env.TEST_LOG_LEVEL ? 'inherit' : 'ignore'],
+  });
+  const exited = new Promise<number>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 137 : 1))),
+  );
+  return {
+    child,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
