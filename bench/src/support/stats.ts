@@ -1,0 +1,47 @@
+/** Latency of a series of calls, in milliseconds. */
+export interface Summary {
+  n: number;
+  p50: number;
+  p99: number;
+  mean: number;
+  min: number;
+  max: number;
+}
+
+/** Nearest-rank percentile of an ascending array: p99 of 2,000 samples is the 1,980th. */
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+
+export function summarize(samplesMs: number[]): Summary {
+  if (!samplesMs.length) throw new Error('no samples');
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  return {
+    n: sorted.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean: sorted.reduce((a, b) => a + b, 0) / sorted.length,
+    min: sorted[0]!,
+    max: sorted[sorted.length - 1]!,
+  };
+}
+
+/** Runs `call` n times one after another (the way one client polls) and returns each call's duration. */
+export async function timeSequential(n: number, call: () => Promise<unknown>): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const started = performance.now();
+    await call();
+    samples.push(performance.now() - started);
+  }
+  return samples;
+}
+
+export const ratio = (numerator: number, denominator: number) =>
+  denominator > 0 ? numerator / denominator : Number.NaN;
+
+/** Wall-clock time of a step, in seconds, for the "how long did it take" lines. */
+export async function timed<T>(step: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+  const started = performance.now();
+  const value = await step();
+  return { value, seconds: (performance.now() - started) / 1000 };
+}
