@@ -3,6 +3,7 @@
  * run: jobs enqueued per second, Redis memory per queued job, and GET /campaigns/v1/{id} latency.
  * Usage: npm run bench:campaign [-- --jobs=10000 --rounds=3 --polls=1000 --context-jobs=10]
  */
+import { envFields } from '@castforge/core';
 import { z } from 'zod';
 import { ROUNDS } from './campaign/polls';
 import { createCampaignBench } from './campaign/run';
@@ -19,7 +20,7 @@ import {
   throughputTable,
   verdict,
 } from './campaign/tables';
-import { loadOptions, redisUrl } from './support/options';
+import { loadOptions } from './support/options';
 import { count, exitOnFailure, fixed, machine, print, writeResults } from './support/report';
 import { cleanUpOnInterrupt, openServices } from './support/services';
 
@@ -37,7 +38,7 @@ const CampaignOptions = z.object({
   BENCH_POLLS: z.coerce.number().int().min(20).default(1000),
   /** Rounds of every side; the tables show medians, and each round's figure. */
   BENCH_ROUNDS: z.coerce.number().int().min(1).max(20).default(3),
-  REDIS_URL: redisUrl,
+  REDIS_URL: envFields.REDIS_URL,
 });
 
 async function main() {

@@ -4,11 +4,12 @@
  * against a bare BullMQ Worker that only sleeps L.
  * Usage: npm run bench:gpu [-- --image-ms=200 --endpoints=1,2,4,8 --jobs-per-endpoint=40 --size=64]
  */
+import { envFields } from '@castforge/core';
 import { z } from 'zod';
 import { runBare } from './gpu/bare-run';
 import { type GpuSettings, runPool } from './gpu/pool-run';
 import { type GpuRow, gpuRow, gpuTable } from './gpu/tables';
-import { loadOptions, positiveIntList, redisUrl } from './support/options';
+import { loadOptions, positiveIntList } from './support/options';
 import { exitOnFailure, machine, print, step, writeResults } from './support/report';
 import { cleanUpOnInterrupt, openServices } from './support/services';
 
@@ -20,7 +21,7 @@ const GpuOptions = z.object({
   BENCH_JOBS_PER_ENDPOINT: z.coerce.number().int().min(3).default(40),
   /** Width and height: small, so encoding never competes with the simulated GPU time. */
   BENCH_SIZE: z.coerce.number().int().min(64).max(2048).multipleOf(8).default(64),
-  REDIS_URL: redisUrl,
+  REDIS_URL: envFields.REDIS_URL,
 });
 
 async function main() {

@@ -3,8 +3,9 @@
  * job store's READ and the real GET /status route) against BullMQ's getJobState on the same jobs.
  * Usage: npm run bench:status [-- --depths=1000,100000 --polls=2000 --batch=1000]
  */
+import { envFields } from '@castforge/core';
 import { z } from 'zod';
-import { loadOptions, positiveIntList, redisUrl } from './support/options';
+import { loadOptions, positiveIntList } from './support/options';
 import { exitOnFailure, machine, print, writeResults } from './support/report';
 import { cleanUpOnInterrupt, newPrefix, openServices } from './support/services';
 import { FILL_METHOD } from './status/fill';
@@ -19,7 +20,7 @@ const StatusOptions = z
     BENCH_DEPTHS: positiveIntList.default([1000, 1_000_000]),
     BENCH_POLLS: z.coerce.number().int().min(10).default(2000),
     BENCH_BATCH: z.coerce.number().int().min(1).max(10_000).default(1000),
-    REDIS_URL: redisUrl,
+    REDIS_URL: envFields.REDIS_URL,
   })
   .refine((o) => o.BENCH_DEPTHS.every((d, i) => i === 0 || d > o.BENCH_DEPTHS[i - 1]!), {
     path: ['BENCH_DEPTHS'],

@@ -1,5 +1,4 @@
-import path from 'node:path';
-import { envFields, parseEnv } from '@castforge/core';
+import { envFields, parseEnv, resultStoreEnvFields } from '@castforge/core';
 import { z } from 'zod';
 
 export const StackConfig = z.object({
@@ -10,7 +9,7 @@ export const StackConfig = z.object({
   API_KEYS: z.string().optional(),
   /** Port for the embedded MongoDB; 0 picks a free one (recorded in DATA_DIR/stack.json). */
   EMBEDDED_MONGODB_PORT: z.coerce.number().int().min(0).max(65535).default(0),
-  DATA_DIR: z.string().default(path.resolve('.data')),
+  DATA_DIR: resultStoreEnvFields.DATA_DIR,
   /** `pretty` (readable, default on a terminal) or `json` (one JSON object per line). */
   LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
 });

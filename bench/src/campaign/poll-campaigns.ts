@@ -5,7 +5,8 @@ import { count } from '../support/report';
 import { type BenchServices } from '../support/services';
 import { type Summary } from '../support/stats';
 import { submitCampaign } from './ours';
-import { FLOOR_LABEL, type Probe, getCampaign, getFloor, interleaved } from './polls';
+import { type Probe } from '../support/stats';
+import { FLOOR_LABEL, getCampaign, getFloor, interleavedPolls } from './polls';
 import { type CampaignShape, describeShape, jobsOf } from './shape';
 import { TENANT } from './sides';
 
@@ -90,7 +91,7 @@ export async function pollCampaigns(
     ...campaigns.map(summaryOf),
     ...campaigns.map(readOf),
   ];
-  const latencies = await interleaved(probes, options.polls);
+  const latencies = await interleavedPolls(probes, options.polls);
   const n = campaigns.length;
   const rows: PollRow[] = [];
   for (const [i, c] of campaigns.entries()) {

@@ -1,6 +1,4 @@
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { type Redis, campaignLaneFor, createRedis, redisKeys } from '@castforge/core';
 import { type BenchApi, startApi } from '../support/api';
 import { type HttpClient, createHttpClient } from '../support/http';
@@ -53,14 +51,13 @@ export async function openOurs(
   shape: CampaignShape,
   roster: (http: HttpClient) => Promise<string[]>,
 ): Promise<OpenSide> {
-  const dataDir = path.join(tmpdir(), `castforge-${prefix}`);
-  const api = await startApi(services, prefix, { ...apiEnv(jobsOf(shape)), DATA_DIR: dataDir });
+  const api = await startApi(services, prefix, apiEnv(jobsOf(shape)));
   let http: HttpClient | undefined;
   const free = once(async () => {
     http?.close();
     await api.close();
     await deleteUnder(services.admin, prefix);
-    await rm(dataDir, { recursive: true, force: true });
+    await rm(api.dataDir, { recursive: true, force: true });
   });
   let profileIds: string[];
   try {

@@ -1,6 +1,4 @@
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { type JobRecord, type JobStore, createRedis, createRegistry } from '@castforge/core';
 import { WorkerConfig } from '@castforge/worker/dist/config';
 import { createBackend, createWorkerPool } from '@castforge/worker/dist/pool';
@@ -83,8 +81,7 @@ async function inFlightMetric(registry: ReturnType<typeof createRegistry>, endpo
  */
 export async function runPool(services: BenchServices, settings: GpuSettings): Promise<PoolRun> {
   const prefix = newPrefix('gpu');
-  const dataDir = path.join(tmpdir(), `castforge-${prefix}`);
-  const api = await startApi(services, prefix, { RATE_LIMIT_RPS: '0', DATA_DIR: dataDir });
+  const api = await startApi(services, prefix, { RATE_LIMIT_RPS: '0' });
   const redis = createRedis(services.redisUrl, 'worker', services.logger);
   const subscriber = createRedis(services.redisUrl, 'subscriber', services.logger);
   try {
@@ -96,7 +93,7 @@ export async function runPool(services: BenchServices, settings: GpuSettings): P
       INFERENCE_URLS: Array.from({ length: settings.endpoints }, (_, i) => `simulated://${i}`).join(','),
       INFERENCE_CONCURRENCY: '1',
       SIMULATED_IMAGE_MS: String(settings.imageMs),
-      DATA_DIR: dataDir,
+      DATA_DIR: api.dataDir,
       WORKER_ID: `bench-${prefix}`,
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
     });
@@ -132,6 +129,6 @@ export async function runPool(services: BenchServices, settings: GpuSettings): P
     redis.disconnect();
     subscriber.disconnect();
     await deleteUnder(services.admin, prefix);
-    await rm(dataDir, { recursive: true, force: true });
+    await rm(api.dataDir, { recursive: true, force: true });
   }
 }

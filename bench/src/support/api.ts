@@ -11,6 +11,8 @@ export interface BenchApi {
   /** The API's own Redis client (fail-fast, as in production). */
   redis: Redis;
   baseUrl: string;
+  /** Where the API's result store writes (a folder of its own under the OS temp dir); the caller removes it. */
+  dataDir: string;
   /** An API key of the tenant, created once. */
   keyFor(tenantId: string): Promise<string>;
   close(): Promise<void>;
@@ -45,6 +47,7 @@ export async function startApi(
     deps: api.deps,
     redis,
     baseUrl: api.baseUrl,
+    dataDir: config.DATA_DIR,
     keyFor: api.keyFor,
     async close() {
       await api.close();

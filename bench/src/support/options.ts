@@ -47,5 +47,3 @@ export const positiveIntList = z
       .map(Number),
   )
   .pipe(z.array(z.number().int().positive()).min(1));
-
-export const redisUrl = z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379');

@@ -45,3 +45,33 @@ export async function timed<T>(step: () => Promise<T>): Promise<{ value: T; seco
   const value = await step();
   return { value, seconds: (performance.now() - started) / 1000 };
 }
+
+/** One thing to time: a call that throws unless it got the expected answer. */
+export type Probe = () => Promise<unknown>;
+
+/** Each recorded block starts after a few ms of unrecorded calls of its own probe (a slow block before it leaves the CPUs idle). */
+const BLOCK_WARMUP_MS = 5;
+
+/**
+ * `n` sequential calls of each probe, after `warmupMs` of unrecorded calls of all of them (connections, JIT,
+ * caches). The calls are split into `rounds` in which every probe takes a turn, so drift on this shared
+ * machine (someone else's load on Redis, a GC pause, CPU idle states) lands on all of them alike.
+ */
+export async function interleaved(
+  probes: Probe[],
+  n: number,
+  pacing: { rounds: number; warmupMs: number },
+): Promise<Summary[]> {
+  const until = performance.now() + pacing.warmupMs;
+  while (performance.now() < until) for (const probe of probes) await probe();
+  const samples = probes.map(() => [] as number[]);
+  for (let round = 0; round < pacing.rounds; round++) {
+    const size = Math.floor(n / pacing.rounds) + (round < n % pacing.rounds ? 1 : 0);
+    for (const [i, probe] of probes.entries()) {
+      const warm = performance.now() + BLOCK_WARMUP_MS;
+      while (performance.now() < warm) await probe();
+      samples[i]!.push(...(await timeSequential(size, probe)));
+    }
+  }
+  return samples.map(summarize);
+}
