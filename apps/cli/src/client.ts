@@ -1,19 +1,18 @@
 import {
   type Campaign,
-  type CampaignJob,
+  type CampaignJobList,
   type CampaignQueuedResponse,
+  type ErrorResponse,
   type Profile,
+  type ProfileList,
 } from '@castforge/schemas';
 
 export class ApiError extends Error {
   override name = 'ApiError';
   constructor(
     readonly status: number,
-    readonly body: {
-      error_code?: string;
-      message?: string;
-      detail?: { loc: unknown[]; msg: string }[];
-    } | null,
+    /** Partial: a proxy in front of the API may answer with a body of its own. */
+    readonly body: Partial<ErrorResponse> | null,
   ) {
     super(body?.message ? `${status} ${body.error_code ?? ''}: ${body.message}` : `HTTP ${status}`);
   }
@@ -50,7 +49,7 @@ export function createClient(options: { baseUrl: string; apiKey: string }) {
       const all: Profile[] = [];
       let cursor: string | null = null;
       do {
-        const page: { profiles: Profile[]; next_cursor: string | null } = await call(
+        const page: ProfileList = await call(
           'GET',
           `/profiles/v1?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
         );
@@ -65,7 +64,7 @@ export function createClient(options: { baseUrl: string; apiKey: string }) {
     campaign: (id: string) => call<Campaign>('GET', `/campaigns/v1/${id}`),
     cancelCampaign: (id: string) => call<Campaign>('POST', `/campaigns/v1/${id}/cancel`),
     campaignJobs: (id: string, query: { status?: string; cursor?: string | null; limit?: number }) =>
-      call<{ jobs: CampaignJob[]; next_cursor: string | null }>(
+      call<CampaignJobList>(
         'GET',
         `/campaigns/v1/${id}/jobs?limit=${query.limit ?? 100}${query.status ? `&status=${query.status}` : ''}${
           query.cursor ? `&cursor=${query.cursor}` : ''

@@ -121,6 +121,7 @@ export type CampaignJob = z.infer<typeof CampaignJob>;
 export const CampaignJobList = z
   .object({ jobs: z.array(CampaignJob), next_cursor: z.string().nullable() })
   .meta({ id: 'CampaignJobList' });
+export type CampaignJobList = z.infer<typeof CampaignJobList>;
 
 export const CampaignJobsQuery = z.strictObject({
   status: JobStatusName.optional(),
