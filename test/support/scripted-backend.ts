@@ -62,14 +62,15 @@ export function scriptedBackend(): ScriptedBackend {
   const backend: InferenceBackend = {
     name: 'scripted',
     defaults: fast.defaults,
-    async generate(endpoint, req) {
+    operations: fast.operations,
+    async run(endpoint, req) {
       reached.push(req.jobId);
       req.signal.addEventListener('abort', () => interrupted.push(req.jobId), { once: true });
       if (req.prompt.startsWith('hold')) return hold(req.signal);
       if (req.prompt.startsWith('reject'))
         throw new InferenceError('INPUT_INVALID', 'the backend rejected this request');
       if (req.prompt.startsWith('flaky')) throw new InferenceError('MODEL_ERROR', 'the backend failed');
-      if (req.prompt.startsWith('slow')) return slow.generate(endpoint, req);
+      if (req.prompt.startsWith('slow')) return slow.run(endpoint, req);
       if (req.prompt.startsWith('gate')) {
         await new Promise<void>((resolve, reject) => {
           const pass = () => {
@@ -87,7 +88,7 @@ export function scriptedBackend(): ScriptedBackend {
           wake();
         });
       }
-      return fast.generate(endpoint, req);
+      return fast.run(endpoint, req);
     },
   };
   return {

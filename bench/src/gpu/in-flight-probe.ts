@@ -11,12 +11,13 @@ export function probeInFlight(backend: InferenceBackend) {
     backend: {
       name: backend.name,
       defaults: backend.defaults,
-      async generate(endpoint, request) {
+      operations: backend.operations,
+      async run(endpoint, request) {
         const current = (now.get(endpoint.index) ?? 0) + 1;
         now.set(endpoint.index, current);
         max.set(endpoint.index, Math.max(max.get(endpoint.index) ?? 0, current));
         try {
-          return await backend.generate(endpoint, request);
+          return await backend.run(endpoint, request);
         } finally {
           now.set(endpoint.index, now.get(endpoint.index)! - 1);
         }

@@ -8,3 +8,4 @@ export * from './routes';
 export * from './generation';
 export * from './webhooks';
 export * from './campaigns';
+export * from './operations';

@@ -27,6 +27,9 @@ async function openStub(options?: A1111StubOptions) {
 function makeRequest(overrides: Partial<InferenceRequest> = {}): InferenceRequest {
   return {
     jobId: `job_${randomBytes(8).toString('hex')}`,
+    operation: 'generate',
+    images: {},
+    options: {},
     prompt: 'portrait of a lighthouse keeper',
     negativePrompt: 'blurry',
     steps: 12,
@@ -85,7 +88,7 @@ describe('a1111 backend: the txt2img body', () => {
       },
     });
 
-    await backend.generate(endpoint, request);
+    await backend.run(endpoint, request);
 
     expect(stub.requests).toHaveLength(1);
     expect(stub.requests[0]!.body).toEqual({
@@ -109,7 +112,7 @@ describe('a1111 backend: the txt2img body', () => {
   it('without a model or LoRAs, sends the prompt as is and no override_settings', async () => {
     const { stub, endpoint } = await openStub();
 
-    await backend.generate(endpoint, makeRequest({ negativePrompt: undefined }));
+    await backend.run(endpoint, makeRequest({ negativePrompt: undefined }));
 
     const body = stub.requests[0]!.body;
     expect(body.prompt).toBe('portrait of a lighthouse keeper');
@@ -145,7 +148,7 @@ describe('a1111 backend: the txt2img body', () => {
       },
     });
 
-    await backend.generate(endpoint, request);
+    await backend.run(endpoint, request);
 
     const body = stub.requests[0]!.body;
     expect(body).toMatchObject({
@@ -173,7 +176,7 @@ describe('a1111 backend: the result', () => {
   it('returns PNG bytes of the requested size and the seed A1111 reports in info', async () => {
     const { endpoint } = await openStub();
 
-    const result = await backend.generate(endpoint, makeRequest({ width: 128, height: 72, seed: 99 }));
+    const result = await backend.run(endpoint, makeRequest({ width: 128, height: 72, seed: 99 }));
 
     expect(result.seed).toBe(99);
     const meta = await sharp(result.image).metadata();
@@ -183,9 +186,9 @@ describe('a1111 backend: the result', () => {
   it('the same request gives identical bytes, and another seed gives other bytes', async () => {
     const { endpoint } = await openStub({ generationMs: 10 });
 
-    const first = await backend.generate(endpoint, makeRequest());
-    const again = await backend.generate(endpoint, makeRequest());
-    const other = await backend.generate(endpoint, makeRequest({ seed: 1235 }));
+    const first = await backend.run(endpoint, makeRequest());
+    const again = await backend.run(endpoint, makeRequest());
+    const other = await backend.run(endpoint, makeRequest({ seed: 1235 }));
 
     expect(again.image.equals(first.image)).toBe(true);
     expect(other.image.equals(first.image)).toBe(false);
@@ -198,8 +201,8 @@ describe('a1111 backend: the result', () => {
     });
     stub.script(rewriteInfo({ seed: 4242, all_seeds: [4242] }), rewriteInfo({ all_seeds: [777] }));
 
-    expect((await backend.generate(endpoint, makeRequest())).seed).toBe(4242);
-    expect((await backend.generate(endpoint, makeRequest())).seed).toBe(777);
+    expect((await backend.run(endpoint, makeRequest())).seed).toBe(4242);
+    expect((await backend.run(endpoint, makeRequest())).seed).toBe(777);
   });
 
   it('accepts images sent with a data:image/png;base64, prefix', async () => {
@@ -211,7 +214,7 @@ describe('a1111 backend: the result', () => {
       }),
     });
 
-    const result = await backend.generate(endpoint, makeRequest());
+    const result = await backend.run(endpoint, makeRequest());
 
     expect((await sharp(result.image).metadata()).width).toBe(64);
   });
@@ -224,7 +227,7 @@ describe('a1111 backend: the result', () => {
     );
 
     for (let attempt = 0; attempt < 2; attempt += 1) {
-      const err = await failure(backend.generate(endpoint, makeRequest()));
+      const err = await failure(backend.run(endpoint, makeRequest()));
       expect(err).toMatchObject({ code: 'MODEL_ERROR', retryable: true });
     }
   });
@@ -235,10 +238,7 @@ describe('a1111 backend: progress', () => {
     const { stub, endpoint } = await openStub({ generationMs: 600 });
     const seen: number[] = [];
 
-    await backend.generate(
-      endpoint,
-      makeRequest({ steps: 20, onProgress: (fraction) => seen.push(fraction) }),
-    );
+    await backend.run(endpoint, makeRequest({ steps: 20, onProgress: (fraction) => seen.push(fraction) }));
 
     const during = seen.filter((value) => value > 0 && value < 1);
     expect(during.length).toBeGreaterThanOrEqual(3);
@@ -256,7 +256,7 @@ describe('a1111 backend: HTTP Basic auth', () => {
     const withAuth = createA1111Backend({ auth, logger, progressIntervalMs: 20 });
     const seen: number[] = [];
 
-    await withAuth.generate(endpoint, makeRequest({ onProgress: (fraction) => seen.push(fraction) }));
+    await withAuth.run(endpoint, makeRequest({ onProgress: (fraction) => seen.push(fraction) }));
 
     const expected = `Basic ${Buffer.from('castforge:s3cret:with-colon').toString('base64')}`;
     expect(stub.requests[0]!.headers.authorization).toBe(expected);
@@ -268,7 +268,7 @@ describe('a1111 backend: HTTP Basic auth', () => {
     const { endpoint } = await openStub({ auth });
     const wrong = createA1111Backend({ auth: { ...auth, password: 'nope' }, logger });
 
-    const err = await failure(wrong.generate(endpoint, makeRequest()));
+    const err = await failure(wrong.run(endpoint, makeRequest()));
 
     expect(err).toMatchObject({ code: 'MODEL_UNAVAILABLE', retryable: true });
     expect(err.message).toMatch(/401.*--api-auth/);
@@ -281,11 +281,11 @@ describe('a1111 backend: failures', () => {
     stub.script({ status: 500, body: { error: 'OutOfMemoryError', detail: 'CUDA out of memory' }, times: 2 });
 
     for (let attempt = 0; attempt < 2; attempt += 1) {
-      const err = await failure(backend.generate(endpoint, makeRequest()));
+      const err = await failure(backend.run(endpoint, makeRequest()));
       expect(err).toMatchObject({ code: 'MODEL_ERROR', retryable: true });
       expect(err.message).toContain('OutOfMemoryError; detail: CUDA out of memory');
     }
-    await expect(backend.generate(endpoint, makeRequest())).resolves.toMatchObject({ seed: 1234 });
+    await expect(backend.run(endpoint, makeRequest())).resolves.toMatchObject({ seed: 1234 });
   });
 
   it('when A1111 answers 422, fails with INPUT_INVALID (not retryable) and carries the detail', async () => {
@@ -295,7 +295,7 @@ describe('a1111 backend: failures', () => {
       body: { error: 'ValidationError', detail: 'script "ControlNet" is not alwayson', body: '', errors: '' },
     });
 
-    const err = await failure(backend.generate(endpoint, makeRequest()));
+    const err = await failure(backend.run(endpoint, makeRequest()));
 
     expect(err).toMatchObject({ code: 'INPUT_INVALID', retryable: false });
     expect(err.message).toBe(
@@ -319,7 +319,7 @@ describe('a1111 backend: failures', () => {
     const { stub, endpoint } = await openStub();
     stub.script({ status });
 
-    const err = await failure(backend.generate(endpoint, makeRequest()));
+    const err = await failure(backend.run(endpoint, makeRequest()));
 
     expect(err.code).toBe(code);
     expect(err.message).toContain(String(status));
@@ -329,7 +329,7 @@ describe('a1111 backend: failures', () => {
     const { stub, endpoint } = await openStub();
     stub.script({ status: 404, body: { error: 'HTTPException', detail: 'Sampler not found' } });
 
-    const err = await failure(backend.generate(endpoint, makeRequest()));
+    const err = await failure(backend.run(endpoint, makeRequest()));
 
     expect(err).toMatchObject({ code: 'INPUT_INVALID', retryable: false });
   });
@@ -342,7 +342,7 @@ describe('a1111 backend: failures', () => {
       body: { error: 'ValidationError', detail: 'x'.repeat(2000), body: { image: face } },
     });
 
-    const err = await failure(backend.generate(endpoint, makeRequest()));
+    const err = await failure(backend.run(endpoint, makeRequest()));
 
     expect(err.message.length).toBeLessThanOrEqual(500);
     expect(err.message).not.toContain(face.slice(0, 50));
@@ -354,7 +354,7 @@ describe('a1111 backend: failures', () => {
     const { port } = probe.address() as AddressInfo;
     await new Promise((resolve) => probe.close(resolve));
 
-    const err = await failure(backend.generate({ index: 3, url: `http://127.0.0.1:${port}` }, makeRequest()));
+    const err = await failure(backend.run({ index: 3, url: `http://127.0.0.1:${port}` }, makeRequest()));
 
     expect(err).toMatchObject({ code: 'MODEL_UNAVAILABLE', retryable: true });
     expect(err.message).toContain('ECONNREFUSED');
@@ -369,7 +369,7 @@ describe('a1111 backend: abort', () => {
     const { stub, endpoint } = await openStub({ auth });
     stub.script({ hang: true });
     const controller = new AbortController();
-    const pending = failure(withAuth.generate(endpoint, makeRequest({ signal: controller.signal })));
+    const pending = failure(withAuth.run(endpoint, makeRequest({ signal: controller.signal })));
     await waitFor(() => stub.requests.length === 1 && stub.progressPolls > 0);
 
     const abortedAt = Date.now();
@@ -389,7 +389,7 @@ describe('a1111 backend: abort', () => {
   it('when the job is cancelled mid-generation, interrupts A1111 and fails with CANCELLED', async () => {
     const { stub, endpoint } = await openStub({ auth, generationMs: 5000 });
     const controller = new AbortController();
-    const pending = failure(withAuth.generate(endpoint, makeRequest({ signal: controller.signal })));
+    const pending = failure(withAuth.run(endpoint, makeRequest({ signal: controller.signal })));
     await waitFor(() => stub.requests.length === 1);
 
     controller.abort(new JobCancelledError('cancelled by the caller'));
@@ -404,7 +404,7 @@ describe('a1111 backend: abort', () => {
     const controller = new AbortController();
     controller.abort(new JobCancelledError('cancelled while queued'));
 
-    const err = await failure(backend.generate(endpoint, makeRequest({ signal: controller.signal })));
+    const err = await failure(backend.run(endpoint, makeRequest({ signal: controller.signal })));
 
     expect(err.code).toBe('CANCELLED');
     expect(stub.requests).toHaveLength(0);
@@ -415,7 +415,7 @@ describe('a1111 backend: abort', () => {
     const { stub, endpoint } = await openStub();
     const controller = new AbortController();
 
-    await backend.generate(endpoint, makeRequest({ signal: controller.signal }));
+    await backend.run(endpoint, makeRequest({ signal: controller.signal }));
     controller.abort(new JobCancelledError('too late'));
 
     await expectPollingStopped(stub);
@@ -453,7 +453,7 @@ describe('a1111 stub (shared test support)', () => {
     stub.script({ delayMs: 150 });
     const started = Date.now();
 
-    await expect(backend.generate(endpoint, makeRequest())).resolves.toMatchObject({ seed: 1234 });
+    await expect(backend.run(endpoint, makeRequest())).resolves.toMatchObject({ seed: 1234 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
   });
 });

@@ -94,7 +94,7 @@ export function createA1111Backend({
     }
   };
 
-  async function generate(endpoint: Endpoint, request: InferenceRequest): Promise<InferenceResult> {
+  async function run(endpoint: Endpoint, request: InferenceRequest): Promise<InferenceResult> {
     const log = logger.child({ job_id: request.jobId, endpoint: endpoint.index });
     const base = endpoint.url.replace(/\/+$/, '');
     const body = txt2imgBody(request, log);
@@ -151,7 +151,7 @@ export function createA1111Backend({
     return result;
   }
 
-  return { name: 'a1111', defaults: { steps: 20, guidance: 7 }, generate };
+  return { name: 'a1111', defaults: { steps: 20, guidance: 7 }, operations: new Set(['generate']), run };
 }
 
 /** The txt2img body: `adapter.extra` first, then every field the adapter owns (see OWNED_FIELDS). */

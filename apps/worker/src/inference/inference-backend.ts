@@ -1,6 +1,8 @@
 import {
   type Adapter,
+  type BackendName,
   type FailureReasonCode,
+  type OperationName,
   type OutputFormat,
   retryableByFailureCode,
 } from '@castforge/schemas';
@@ -13,9 +15,22 @@ export interface Endpoint {
   url: string;
 }
 
-/** Everything a backend needs for one text-to-image generation, already resolved (prompt joined, seed picked). */
+/**
+ * An input image of a job (SPEC §3b), fetched by the worker when the job starts and held only in memory for
+ * that job: the bytes as fetched (PNG, JPEG or WebP, already decoded once to prove they are an image).
+ */
+export interface InputImage {
+  data: Buffer;
+  mimeType: 'image/png' | 'image/jpeg' | 'image/webp';
+  width: number;
+  height: number;
+}
+
+/** Everything a backend needs for one job, already resolved (profile applied, prompt joined, seed picked). */
 export interface InferenceRequest {
   jobId: string;
+  /** What to run; a backend is only given operations it declares. */
+  operation: OperationName;
   prompt: string;
   negativePrompt?: string;
   steps: number;
@@ -28,6 +43,15 @@ export interface InferenceRequest {
   outputFormat: OutputFormat;
   /** The profile's adapter config: checkpoint, LoRAs, identity adapter and free-form `extra`. */
   adapter?: Adapter;
+  /**
+   * The job's input images by request field name (`input_image`, `source`, `target`, `input_face`,
+   * `person_image`, `clothing_image`, …); empty for `generate`.
+   */
+  images: Readonly<Record<string, InputImage>>;
+  /** Operation-specific request fields that are not generation fields (faceswap `upscale`, tryon `gender`, …). */
+  options: Readonly<Record<string, unknown>>;
+  /** A short human label of the identity (the profile's name), for backends that draw it (simulated). */
+  label?: string;
   /** Aborted on cancel or when the job's time budget runs out; `signal.reason` says which. */
   signal: AbortSignal;
   /** Progress in [0, 1], called as the backend reports steps. */
@@ -47,12 +71,25 @@ export interface BackendDefaults {
   guidance: number;
 }
 
-/** The seam between the worker and a GPU: one small interface, one implementation per protocol. */
+/**
+ * The seam between the worker and a GPU (SPEC §12): one small interface, one implementation per protocol,
+ * one row in `registry.ts`. A backend declares the operations it runs; its capacity is its endpoints
+ * (INFERENCE_URLS) × INFERENCE_CONCURRENCY jobs in flight each.
+ */
 export interface InferenceBackend {
-  readonly name: string;
+  /** A registry name (BackendName) for real backends; test fakes name themselves. */
+  readonly name: BackendName | (string & {});
   /** Used when neither the request nor the profile sets steps or guidance (SPEC §3). */
   readonly defaults: BackendDefaults;
-  generate(endpoint: Endpoint, request: InferenceRequest): Promise<InferenceResult>;
+  /** The operations this backend runs with its current configuration. */
+  readonly operations: ReadonlySet<OperationName>;
+  /**
+   * Checks the endpoints before the worker takes any job (e.g. ComfyUI templates against `/object_info`);
+   * rejects with one message naming what is wrong, which stops the worker at start.
+   */
+  init?(endpoints: readonly Endpoint[]): Promise<void>;
+  run(endpoint: Endpoint, request: InferenceRequest): Promise<InferenceResult>;
+  close?(): Promise<void>;
 }
 
 /** Why an abort happened, set as `AbortSignal.reason` by the worker. */

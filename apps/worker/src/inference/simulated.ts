@@ -40,7 +40,8 @@ export function createSimulatedBackend(options: { stepMs: number; imageMs?: numb
   return {
     name: 'simulated',
     defaults: { steps: 20, guidance: 7 },
-    async generate(_endpoint, request) {
+    operations: new Set(['generate']),
+    async run(_endpoint, request) {
       if (request.signal.aborted) throw abortError(request.signal);
       const pixels = render(request);
       const stepMs = options.imageMs !== undefined ? options.imageMs / request.steps : options.stepMs;

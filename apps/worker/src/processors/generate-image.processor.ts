@@ -112,9 +112,12 @@ export function createGenerateImageProcessor(deps: ProcessorDeps) {
         let sent = 0;
         let sentAt = 0;
         const t0 = performance.now();
-        inference = await deps.backend.generate(lease.endpoint, {
+        inference = await deps.backend.run(lease.endpoint, {
           ...resolved,
           jobId,
+          operation: 'generate',
+          images: {},
+          options: {},
           prompt: started.prompt,
           seed: started.seed,
           signal: control.signal,
