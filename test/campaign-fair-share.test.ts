@@ -96,7 +96,7 @@ describe('fair share while a large campaign is queued', () => {
       finished_at: null,
       counts: { queued: JOB_COUNT, pending: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 },
     });
-    const hash = await campaignHash(api, big.campaign_id);
+    const hash = await campaignHash(api, 'big-studio', big.campaign_id);
     expect(Object.fromEntries(Object.keys(view.counts).map((name) => [name, Number(hash[name])]))).toEqual(
       view.counts,
     );

@@ -46,12 +46,12 @@ describe('POST /campaigns/v1 with an Idempotency-Key', () => {
     const stored = {
       footprint: await footprint(api, tenantId),
       bullJobs: await bullJobsIn(api, lane),
-      hash: await campaignHash(api, campaignId),
+      hash: await campaignHash(api, tenantId, campaignId),
     };
     expect(stored.footprint).toMatchObject({
       mongoCampaigns: 1,
       inFlight: 12,
-      waitingCampaigns: [campaignId],
+      liveCampaigns: [campaignId],
     });
     expect(stored.bullJobs).toBe(12);
     expect(jobIds).toHaveLength(12);
@@ -65,7 +65,7 @@ describe('POST /campaigns/v1 with an Idempotency-Key', () => {
 
     expect(await footprint(api, tenantId)).toEqual(stored.footprint);
     expect(await bullJobsIn(api, lane)).toBe(12);
-    expect(await campaignHash(api, campaignId)).toEqual(stored.hash);
+    expect(await campaignHash(api, tenantId, campaignId)).toEqual(stored.hash);
     expect((await c.allJobs(campaignId)).jobs.map((j) => j.job_id)).toEqual(jobIds);
     expect((await c.campaign(campaignId)).counts).toEqual({
       queued: 12,
@@ -120,7 +120,7 @@ describe('POST /campaigns/v1 with an Idempotency-Key', () => {
     expect(await footprint(api, tenantId)).toMatchObject({
       mongoCampaigns: 1,
       inFlight: 8,
-      waitingCampaigns: [...ids],
+      liveCampaigns: [...ids],
     });
     expect(await bullJobsIn(api, lanesOf(tenantId).campaign)).toBe(8);
   });

@@ -1,3 +1,4 @@
+import { redisKeys } from '@castforge/core';
 /**
  * An invalid campaign is refused whole before any job exists (SPEC §7, §8; issue #5): unknown, foreign,
  * deleted or repeated profiles, sizes out of range, a scene without the prompt a profile needs, unknown scene
@@ -54,10 +55,10 @@ describe('POST /campaigns/v1: an invalid campaign is refused before any job exis
   const nothingAtAll = {
     mongoCampaigns: 0,
     laneKeys: [],
-    waitingCampaigns: [],
+    liveCampaigns: [],
     lanes: [],
     inFlight: 0,
-    queuedInDeployment: expect.any(Number),
+    queuedInBucket: expect.any(Number),
   };
 
   it('names every unknown, foreign and deleted profile by its index, with INPUT_INVALID', async () => {
@@ -236,11 +237,13 @@ describe('POST /campaigns/v1: an invalid campaign is refused before any job exis
     const accepted = await footprint(api, t.tenantId);
     expect(accepted).toMatchObject({
       mongoCampaigns: 1,
-      waitingCampaigns: [atLimit.body.campaign_id],
+      liveCampaigns: [atLimit.body.campaign_id],
       lanes: [lanesOf(t.tenantId).campaign],
       inFlight: CAMPAIGN_MAX_JOBS,
     });
-    expect(accepted.laneKeys).toContain(`${api.services.prefix}:q:${lanesOf(t.tenantId).campaign}:wait`);
+    expect(accepted.laneKeys).toContain(
+      redisKeys(api.services.prefix).forTenant(t.tenantId).bull(lanesOf(t.tenantId).campaign).wait,
+    );
     expect(await bullJobsIn(api, lanesOf(t.tenantId).campaign)).toBe(CAMPAIGN_MAX_JOBS);
   });
 

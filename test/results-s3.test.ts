@@ -130,7 +130,11 @@ describe('results kept in an S3-compatible bucket', () => {
     expect(objectOf(expiring.job_id)).toBeDefined();
     // Links are valid for RESULT_TTL_SECONDS (at least 10 s); moving this one's expiry into the past in the
     // sweeper's schedule stands in for waiting it out.
-    await api.services.redis.zadd(worker.pool.keys.results, Date.now() - 1_000, `${expiring.job_id}.png`);
+    await api.services.redis.zadd(
+      worker.pool.keys.forTenant('s3-results').results,
+      Date.now() - 1_000,
+      `${expiring.job_id}.png`,
+    );
 
     await worker.pool.sweepResults();
     expect(objectOf(expiring.job_id)).toBeUndefined();

@@ -4,6 +4,7 @@
  * (it is sealed), and the delivery log shows only its scheme, host and path. No webhook secret, current or
  * rotated, is ever written to Redis.
  */
+import { redisKeys } from '@castforge/core';
 import { type ApiHarness, type WorkerHarness, dumpRedis, startApi, startWorker } from '@castforge/testkit';
 import { waitFor } from '@castforge/testkit/wait';
 import { type WebhookReceiver, startReceiver } from '@castforge/testkit/webhook-receiver';
@@ -104,11 +105,11 @@ describe('zero data retention of callback URLs and webhook secrets', () => {
     // The scan does see where the URL waits: sealed in the status record, then in the delivery record.
     const { prefix } = api.services;
     const running = dumps.get('while the job runs')!;
-    expect(JSON.parse(running.get(`${prefix}:job:${jobId}`)!)).toMatchObject({
+    expect(JSON.parse(running.get(redisKeys(prefix).forTenant(TENANT).job(jobId))!)).toMatchObject({
       callback_url: expect.stringMatching(/^v1\./),
     });
     const between = dumps.get('between attempts')!;
-    const record = [...between].find(([k]) => k.startsWith(`${prefix}:whd:dlv_`));
+    const record = [...between].find(([k]) => k.startsWith(`${prefix}:{wh}:whd:dlv_`));
     expect(record && JSON.parse(record[1])).toMatchObject({
       url: expect.stringMatching(/^v1\./),
       status: 'pending',

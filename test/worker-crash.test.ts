@@ -107,8 +107,9 @@ describe('a worker killed with SIGKILL in the middle of a job', () => {
       ],
     });
 
-    // Nothing counts the job as in flight any more, and no count went below zero.
-    expect(await api.services.redis.hget(`${api.services.prefix}:inflight`, tenant)).toBe('0');
+    // Nothing counts the job as in flight any more (the tenant's counter is gone), and none went below zero.
+    expect(await api.deps.jobs.inFlight(tenant)).toBe(0);
+    expect(await api.services.redis.hexists(api.deps.jobs.keys.forTenant(tenant).inflight, tenant)).toBe(0);
     expect(await api.deps.jobs.stateCounts()).toEqual({ queued: 0, processing: 0, pending: 0 });
     await waitFor(
       async () => {

@@ -12,6 +12,7 @@ import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
+  isBullKey,
   type ApiHarness,
   type WorkerHarness,
   dumpRedis,
@@ -79,10 +80,7 @@ describe('zero data retention once jobs have ended', () => {
     await until(jobs.running, (s) => s.status === 'processing', 'to start');
     jobs.queued = await submit({ prompt: SCENES.queued });
     sawQueuedJobData = [...(await dumpRedis(api.services.redis, api.services.prefix))].some(
-      ([key, content]) =>
-        key.startsWith(`${api.services.prefix}:q:`) &&
-        key.includes(jobs.queued) &&
-        content.includes(SCENES.queued),
+      ([key, content]) => isBullKey(key) && key.includes(jobs.queued) && content.includes(SCENES.queued),
     );
     expect(
       (await request(api.server).post(`/generate/image/v1/cancel/${jobs.queued}`).set('X-API-Key', apiKey))
@@ -125,7 +123,7 @@ describe('zero data retention once jobs have ended', () => {
     for (const [key, content] of await dumpRedis(api.services.redis, prefix)) {
       for (const secret of secrets)
         if (`${key} ${content}`.includes(secret)) found.push(`${key} holds ${secret}`);
-      if (!key.startsWith(`${prefix}:q:`)) continue;
+      if (!isBullKey(key)) continue;
       for (const jobId of Object.values(jobs)) if (key.includes(jobId)) found.push(`BullMQ still has ${key}`);
       for (const payload of payloads) if (content.includes(payload)) found.push(`${key} holds "${payload}"`);
     }
@@ -176,7 +174,7 @@ describe('zero data retention once jobs have ended', () => {
       [...(await dumpRedis(api.services.redis, api.services.prefix))]
         .filter(
           ([key, content]) =>
-            Object.values(jobs).some((jobId) => key === `${api.services.prefix}:job:${jobId}`) ||
+            Object.values(jobs).some((jobId) => key.endsWith(`:job:${jobId}`)) ||
             [...Object.values(SCENES), METADATA.order, TOKEN, `${jobs.completed}.png`].some((s) =>
               content.includes(s),
             ),
@@ -202,7 +200,7 @@ describe('zero data retention once jobs have ended', () => {
       expect((await cancel(waiting)).status).toBe(202);
       const bullmqLeftovers = async () =>
         [...(await dumpRedis(api.services.redis, api.services.prefix))]
-          .filter(([key]) => key.startsWith(`${api.services.prefix}:q:`))
+          .filter(([key]) => isBullKey(key))
           .filter(([, content]) => content.includes('zdr backlog scene waiting in'))
           .map(([key]) => `${key} (with its prompt)`);
       await waitFor(async () => (await bullmqLeftovers()).length === 0, { timeoutMs: 3000 }).catch(

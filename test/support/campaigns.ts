@@ -105,14 +105,15 @@ export const createRoster = (c: CampaignClient, count: number, extra: Json = {})
  * object would write the lane's `meta` key just by being opened, and so change what the tests look at).
  */
 export async function bullJobsIn(api: ApiHarness, lane: string): Promise<number> {
-  const base = `${redisKeys(api.services.prefix).bullPrefix}:${lane}`;
+  const tenantId = lane.split('.')[1]!;
+  const bull = redisKeys(api.services.prefix).forTenant(tenantId).bull(lane);
   const [wait, paused, active, delayed, prioritized] = await api.services.redis
     .multi()
-    .llen(`${base}:wait`)
-    .llen(`${base}:paused`)
-    .llen(`${base}:active`)
-    .zcard(`${base}:delayed`)
-    .zcard(`${base}:prioritized`)
+    .llen(bull.wait)
+    .llen(bull.paused)
+    .llen(bull.active)
+    .zcard(bull.delayed)
+    .zcard(bull.prioritized)
     .exec()
     .then((replies) => (replies ?? []).map(([err, n]) => (err ? Promise.reject(err) : Number(n))));
   return [wait, paused, active, delayed, prioritized].reduce<number>((a, b) => a + Number(b), 0);
@@ -138,24 +139,25 @@ const BULL_QUEUE_KEYS = [
  * (no SCAN: the shared Redis holds other people's keys too).
  */
 export async function footprint(api: ApiHarness, tenantId: string) {
-  const keys = redisKeys(api.services.prefix);
+  const b = redisKeys(api.services.prefix).forTenant(tenantId);
   const redis = api.services.redis;
   const lanes = Object.values(lanesOf(tenantId));
   const candidates = lanes.flatMap((lane) => [
-    keys.lane(lane),
-    keys.laneQueue(lane),
-    keys.laneCampaigns(lane),
-    ...BULL_QUEUE_KEYS.map((name) => `${keys.bullPrefix}:${lane}:${name}`),
+    b.laneSeq(lane),
+    b.laneQueue(lane),
+    ...BULL_QUEUE_KEYS.map((name) => `${b.bullPrefix}:${lane}:${name}`),
   ]);
   const exists = await Promise.all(candidates.map((k) => redis.exists(k)));
-  const known = new Set(await redis.smembers(keys.lanes));
+  const ready = await redis.zrange(b.ready, 0, -1);
+  const campaigns = await redis.zrange(b.campaigns, 0, -1);
+  const mine = await Promise.all(campaigns.map((id) => redis.hget(b.campaign(id), 'tenant')));
   return {
     mongoCampaigns: await api.services.mongo.collection('campaigns').countDocuments({ tenant_id: tenantId }),
     laneKeys: candidates.filter((_, i) => exists[i] === 1),
-    waitingCampaigns: await redis.zrange(keys.laneCampaigns(lanesOf(tenantId).campaign), 0, -1),
-    lanes: lanes.filter((lane) => known.has(lane)),
-    inFlight: Number((await redis.hget(keys.inflight, tenantId)) ?? 0),
-    queuedInDeployment: Number((await redis.hget(keys.stats, 'queued')) ?? 0),
+    liveCampaigns: campaigns.filter((_, i) => mine[i] === tenantId),
+    lanes: lanes.filter((lane) => ready.includes(lane)),
+    inFlight: Number((await redis.hget(b.inflight, tenantId)) ?? 0),
+    queuedInBucket: Number((await redis.hget(b.stats, 'queued')) ?? 0),
   };
 }
 
@@ -167,5 +169,5 @@ export const lanesOf = (tenantId: string) => ({
 });
 
 /** The live campaign hash in Redis, as stored. */
-export const campaignHash = (api: ApiHarness, campaignId: string) =>
-  api.services.redis.hgetall(redisKeys(api.services.prefix).campaign(campaignId));
+export const campaignHash = (api: ApiHarness, tenantId: string, campaignId: string) =>
+  api.services.redis.hgetall(redisKeys(api.services.prefix).forTenant(tenantId).campaign(campaignId));

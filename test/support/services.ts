@@ -99,3 +99,6 @@ export async function dumpRedis(redis: Redis, prefix: string): Promise<Map<strin
   } while (cursor !== '0');
   return dump;
 }
+
+/** Whether a key is one of BullMQ's (a tenant lane's queue, or the webhook deliveries' queue). */
+export const isBullKey = (key: string) => /:\{b\d+\}:gen\./.test(key) || key.includes(':{wh}:webhooks:');

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { type Registry, createRedis, createRegistry } from '@castforge/core';
 import { WorkerConfig } from '../../apps/worker/src/config';
 import { type InferenceBackend } from '../../apps/worker/src/inference/inference-backend';
-import { type JobEnded } from '../../apps/worker/src/processors/plan';
 import { createWorkerPool, type WorkerPool } from '../../apps/worker/src/pool';
 import { type TestServices, testLogger } from './services';
 
@@ -33,7 +32,7 @@ export interface WorkerHarness {
 export async function startWorker(
   services: TestServices,
   env: Record<string, string> = {},
-  overrides: { backend?: InferenceBackend; onJobEnded?: (event: JobEnded) => Promise<void> } = {},
+  overrides: { backend?: InferenceBackend } = {},
 ): Promise<WorkerHarness> {
   const config = WorkerConfig.parse({
     WORKER_ID: `test-${Math.random().toString(36).slice(2, 8)}`,

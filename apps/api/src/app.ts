@@ -2,25 +2,26 @@ import {
   type Connection,
   type JobStore,
   type KeyStore,
+  type LaneQueues,
   type Logger,
   type ProfileRepository,
   type Redis,
   type Registry,
   type ResultStore,
-  type CampaignFinalizer,
   type WebhookOutbox,
   type WebhookSecrets,
+  catalog,
   redactUrl,
 } from '@castforge/core';
-import { GENERATE_IMAGE_ENDPOINT, buildOpenApiDocument } from '@castforge/schemas';
+import { GENERATE_IMAGE_ENDPOINT, type OperationName, buildOpenApiDocument } from '@castforge/schemas';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { campaignsRouter } from './campaigns/campaigns.routes';
 import { type CampaignService } from './campaigns/campaigns.service';
 import { type ApiConfig } from './config';
-import { generationRouter } from './generation/generation.routes';
-import { type GenerationService } from './generation/generation.service';
-import { type Queues } from './generation/queues';
+import { type JobView } from './jobs/job-view';
+import { jobsRouter } from './jobs/jobs.routes';
+import { type SubmitService } from './jobs/submit.service';
 import { authenticate } from './http/auth';
 import { compose } from './http/compose';
 import { errorHandler, notFoundHandler } from './http/errors';
@@ -44,8 +45,9 @@ export interface AppDeps {
   keys: KeyStore;
   profiles: ProfileRepository;
   jobs: JobStore;
-  queues: Queues;
-  generation: GenerationService;
+  queues: LaneQueues;
+  submit: SubmitService;
+  view: JobView;
   idempotency: Idempotency;
   results: ResultStore;
   resultSecret: Buffer;
@@ -54,7 +56,6 @@ export interface AppDeps {
   outbox: WebhookOutbox;
   webhookSecrets: WebhookSecrets;
   campaigns: CampaignService;
-  finalizeCampaign: CampaignFinalizer;
 }
 
 /** Routes and middleware, no listening: tests mount this on port 0 against the real services. */
@@ -94,22 +95,21 @@ export function createApp(deps: AppDeps): Express {
   app.use(jsonBody(deps.config.MAX_BODY_BYTES));
   const guard = compose(authenticate(deps.keys), rateLimit(deps.config.RATE_LIMIT_RPS));
   app.use('/profiles/v1', profilesRouter(deps.profiles, guard));
-  app.use(
-    GENERATE_IMAGE_ENDPOINT,
-    generationRouter({
-      service: deps.generation,
-      jobs: deps.jobs,
-      idempotency: deps.idempotency,
-      redis: deps.redis,
-      resultUrl: deps.resultUrl,
-      outbox: deps.outbox,
-      queues: deps.queues,
-      finalizeCampaign: deps.finalizeCampaign,
-      guard,
-      onSubmitted: () => deps.metrics.submitted.inc({ endpoint: GENERATE_IMAGE_ENDPOINT }),
-      onCancelled: () => deps.metrics.ended.inc({ endpoint: GENERATE_IMAGE_ENDPOINT, outcome: 'cancelled' }),
-    }),
-  );
+  // Every operation of the job catalog at its route, with the same submit, status and cancel.
+  for (const [operation, spec] of Object.entries(catalog)) {
+    app.use(
+      spec.route,
+      jobsRouter(operation as OperationName, spec.route, {
+        submit: deps.submit,
+        jobs: deps.jobs,
+        view: deps.view,
+        idempotency: deps.idempotency,
+        guard,
+        onSubmitted: (endpoint) => deps.metrics.submitted.inc({ endpoint }),
+        onCancelled: (endpoint) => deps.metrics.ended.inc({ endpoint, outcome: 'cancelled' }),
+      }),
+    );
+  }
 
   app.use(
     '/campaigns/v1',

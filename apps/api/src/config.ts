@@ -27,12 +27,14 @@ export const ApiConfig = z
     RATE_LIMIT_RPS: z.coerce.number().min(0).default(100),
     /** Jobs queued or running per tenant before new ones get 429; 0 turns the limit off. */
     TENANT_MAX_JOBS_IN_FLIGHT: z.coerce.number().int().min(0).default(200_000),
-    JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
     /** Most jobs (profiles × scenes × variants) one campaign may make; more is a 422. */
     CAMPAIGN_MAX_JOBS: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
-    JOB_BACKOFF_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
     ...resultStoreEnvFields,
     CALLBACK_ALLOW_LOOPBACK: envFlag.default(false),
+    /** Admits loopback input image URLs (local testing only), as CALLBACK_ALLOW_LOOPBACK does for callbacks. */
+    INPUT_ALLOW_LOOPBACK: envFlag.default(false),
+    /** When set, a job's status carries cost_usd: its inference seconds × this (SPEC §4). */
+    GPU_COST_PER_SECOND_USD: z.coerce.number().min(0).optional(),
     /** Attempts per webhook delivery (1 + the workers' WEBHOOK_RETRY_DELAYS entries; 12 by default). */
     WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
     /** How long SIGTERM waits for in-flight requests before closing connections. */

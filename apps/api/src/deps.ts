@@ -3,9 +3,11 @@ import {
   type Logger,
   type Redis,
   type Registry,
-  createCampaignFinalizer,
+  createCampaignEnqueuer,
+  createCampaignIds,
   createCampaignRepository,
   createCampaignState,
+  createLaneQueues,
   createSealer,
   createUrlGuard,
   createWebhookOutbox,
@@ -24,9 +26,11 @@ import {
 import { type AppDeps } from './app';
 import { type ApiConfig } from './config';
 import { createCampaignService } from './campaigns/campaigns.service';
-import { createGenerationService } from './generation/generation.service';
-import { createQueues } from './generation/queues';
 import { createIdempotency } from './idempotency/idempotency';
+import { createCapabilities } from './jobs/capabilities';
+import { createJobView } from './jobs/job-view';
+import { createProducer } from './jobs/producer';
+import { createSubmitService } from './jobs/submit.service';
 import { jobMetrics } from './ops/job-metrics';
 
 /** Steps and guidance assumed for estimates when neither request nor profile sets them. */
@@ -38,65 +42,64 @@ export async function buildApiDeps(
   infra: { redis: Redis; mongo: Connection; logger: Logger; registry: Registry },
 ): Promise<AppDeps> {
   const { redis, mongo, logger, registry } = infra;
-  const keys = redisKeys(config.REDIS_PREFIX);
+  const keys = redisKeys(config.REDIS_PREFIX, config.REDIS_BUCKETS);
   const keyStore = createKeyStore(mongo, { cacheTtlMs: config.API_KEY_CACHE_MS });
   const profiles = createProfileRepository(mongo);
   await Promise.all([keyStore.ensureIndexes(), profiles.ensureIndexes()]);
   await keyStore.bootstrap(parseBootstrapKeys(config.API_KEYS));
-  const [resultSecret, sealingKey] = await Promise.all([
+  const [resultSecret, sealingKey, idsKey] = await Promise.all([
     serverSecret(mongo, 'result-signing', config.RESULT_SIGNING_SECRET),
     serverSecret(mongo, 'url-sealing'),
+    serverSecret(mongo, 'job-ids'),
   ]);
   const sealer = createSealer(sealingKey);
+  const ids = createCampaignIds(idsKey.toString('hex'));
+  const retry = { attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS };
 
-  const jobs = createJobStore({ redis, keys, retentionSeconds: config.RESULT_TTL_SECONDS });
-  const queues = createQueues({
-    redis,
-    keys,
-    logger,
-    attempts: config.JOB_ATTEMPTS,
-    backoffMs: config.JOB_BACKOFF_MS,
-  });
+  const jobs = createJobStore({ redis, keys, ids, retentionSeconds: config.RESULT_TTL_SECONDS });
+  // Producer Queue objects per lane share this connection and are few at a time (least recently used go).
+  const queues = createLaneQueues({ redis, keys });
   const estimator = createEstimator(redis, keys);
   const urlGuard = createUrlGuard({ allowLoopback: config.CALLBACK_ALLOW_LOOPBACK });
+  const inputGuard = createUrlGuard({ allowLoopback: config.INPUT_ALLOW_LOOPBACK });
   const outbox = createWebhookOutbox({ redis, keys, sealer, attempts: config.WEBHOOK_ATTEMPTS });
   registerQueueGauge(registry, { jobs, webhooks: outbox.queue });
   const resultLink = (key: string, expiresAtMs: number) =>
     resultUrl(config.PUBLIC_BASE_URL, key, expiresAtMs, resultSecret);
-  const generation = createGenerationService({
-    jobs,
-    queues,
+  const view = createJobView({
+    resultUrl: resultLink,
+    estimator,
+    gpuCostPerSecondUsd: config.GPU_COST_PER_SECOND_USD,
+  });
+  const submit = createSubmitService({
+    producer: createProducer({ jobs, queues, retry }),
     profiles,
     estimator,
+    capabilities: createCapabilities({ redis, keys }),
     maxJobsInFlight: config.TENANT_MAX_JOBS_IN_FLIGHT,
     backendDefaults: ESTIMATE_DEFAULTS,
     urlGuard,
+    inputGuard,
     sealer,
   });
   const campaignRepository = createCampaignRepository(mongo);
   await campaignRepository.ensureIndexes();
-  const campaignState = createCampaignState({ redis, keys, retentionSeconds: config.RESULT_TTL_SECONDS });
-  const finalizeCampaign = createCampaignFinalizer({
+  const campaignState = createCampaignState({
     redis,
     keys,
-    campaigns: campaignRepository,
-    state: campaignState,
-    outbox,
+    ids,
     retentionSeconds: config.RESULT_TTL_SECONDS,
   });
   const campaigns = createCampaignService({
     campaigns: campaignRepository,
     state: campaignState,
+    enqueuer: createCampaignEnqueuer({ keys, state: campaignState, queues, retry, logger }),
     jobs,
-    queues,
+    view,
     profiles,
     estimator,
     urlGuard,
     sealer,
-    outbox,
-    finalize: finalizeCampaign,
-    redis,
-    resultUrl: resultLink,
     maxJobs: config.CAMPAIGN_MAX_JOBS,
     maxJobsInFlight: config.TENANT_MAX_JOBS_IN_FLIGHT,
     backendDefaults: ESTIMATE_DEFAULTS,
@@ -112,7 +115,8 @@ export async function buildApiDeps(
     profiles,
     jobs,
     queues,
-    generation,
+    submit,
+    view,
     idempotency: createIdempotency({ redis, keys }),
     results: createResultStore(config),
     resultSecret,
@@ -120,7 +124,6 @@ export async function buildApiDeps(
     metrics: jobMetrics(registry),
     outbox,
     campaigns,
-    finalizeCampaign,
     webhookSecrets: createWebhookSecrets(mongo),
   };
 }

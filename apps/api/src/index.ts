@@ -28,10 +28,16 @@ runMain('api', async () => {
   const deps = await buildApiDeps(config, { redis, mongo, logger, registry });
   shutdown.add('queues', () => Promise.all([deps.queues.close(), deps.outbox.close()]));
   const app = createApp(deps);
-  // Campaigns a previous API process left half-enqueued are finished in the background.
-  void deps.campaigns
-    .resumeEnqueues()
-    .catch((err: Error) => logger.error({ err: err.message }, 'could not resume interrupted campaigns'));
+  // Campaigns a process left half-enqueued (it died, or Redis went away) are finished by whoever looks
+  // first after their lease runs out: every API process looks now and then, and so do the workers.
+  const resume = () =>
+    deps.campaigns
+      .resumeEnqueues()
+      .catch((err: Error) => logger.warn({ err: err.message }, 'could not resume interrupted campaigns'));
+  void resume();
+  const resumer = setInterval(() => void resume(), 15_000);
+  resumer.unref();
+  shutdown.add('campaign-resumer', () => Promise.resolve(clearInterval(resumer)));
   const server = app.listen(config.PORT, () => {
     logger.info({ port: config.PORT, url: config.PUBLIC_BASE_URL }, 'api listening');
   });

@@ -4,10 +4,14 @@ import {
   type Redis,
   type Registry,
   WEBHOOK_QUEUE,
+  createCampaignEnqueuer,
   createCampaignFinalizer,
+  createCampaignIds,
   createCampaignRepository,
   createCampaignState,
+  createJobEndings,
   createJobStore,
+  createLaneQueues,
   createProfileRepository,
   createResultStore,
   createSealer,
@@ -15,33 +19,34 @@ import {
   createWebhookOutbox,
   createWebhookSecrets,
   heartbeat,
-  jobEvent,
-  parseLane,
+  liveWorkers,
   redisKeys,
   registerQueueGauge,
   removeWorker,
   resultUrl,
   serverSecret,
 } from '@castforge/core';
-import { type Job, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
+import { Counter, Gauge } from 'prom-client';
 import { type WorkerConfig } from './config';
+import { createLaneFetcher } from './fetching/lane-fetcher';
 import { createA1111Backend } from './inference/a1111';
 import { type InferenceBackend } from './inference/inference-backend';
 import { createSimulatedBackend } from './inference/simulated';
 import { createCancellations } from './jobs/cancellations';
+import { createReconciler } from './lifecycle/reconciler';
 import { createWorkerMetrics } from './ops/metrics';
-import { classify } from './processors/failures';
-import { createGenerateImageProcessor, recordFailure } from './processors/generate-image.processor';
-import { type JobEnded, createPlanner } from './processors/plan';
+import { createPlanner } from './processors/plan';
+import { createJobProcessor } from './processors/job.processor';
 import { createProfileCache } from './profiles/profile-cache';
 import { createFairScheduler } from './scheduling/fair-scheduler';
-import { createLaneWatcher } from './scheduling/lane-watcher';
 import { DeliveryAttemptFailed, createDeliveryProcessor } from './webhooks/delivery.processor';
+import { createEventBody } from './webhooks/event-body';
 
 export interface PoolInfra {
-  /** Commands and BullMQ workers: a client that waits out Redis outages (maxRetriesPerRequest null). */
+  /** Commands and BullMQ: a client that waits out Redis outages (maxRetriesPerRequest null). */
   redis: Redis;
-  /** A second client for pub/sub (cancellations, new lanes). */
+  /** A second client for pub/sub (cancellations, lanes with new work, secret rotations). */
   subscriber: Redis;
   mongo: Connection;
   logger: Logger;
@@ -56,25 +61,30 @@ export function createBackend(config: WorkerConfig, logger: Logger): InferenceBa
 }
 
 /**
- * The worker pool of one process: a fair scheduler over the GPU endpoints of INFERENCE_URLS, one BullMQ
- * Worker per lane feeding it, and the timers that keep estimates and result expiry going.
+ * The worker pool of one process: a fair scheduler over the GPU endpoints of INFERENCE_URLS fed by one
+ * fetcher that takes jobs from every tenant's lanes in turn; the relay that carries out what ended jobs
+ * caused (webhooks, campaign finalization); the reconciler; the webhook deliveries; and the timers that keep
+ * estimates and result expiry going. What it holds does not grow with the number of tenants.
  */
 export async function createWorkerPool(
   config: WorkerConfig,
   infra: PoolInfra,
-  overrides: { backend?: InferenceBackend; onJobEnded?: (event: JobEnded) => Promise<void> } = {},
+  overrides: { backend?: InferenceBackend } = {},
 ) {
   const { redis, subscriber, mongo, logger, registry } = infra;
-  const keys = redisKeys(config.REDIS_PREFIX);
-  const [resultSecret, sealingKey] = await Promise.all([
+  const keys = redisKeys(config.REDIS_PREFIX, config.REDIS_BUCKETS);
+  const [resultSecret, sealingKey, idsKey] = await Promise.all([
     serverSecret(mongo, 'result-signing', config.RESULT_SIGNING_SECRET),
     serverSecret(mongo, 'url-sealing'),
+    serverSecret(mongo, 'job-ids'),
   ]);
+  const ids = createCampaignIds(idsKey.toString('hex'));
   const sealer = createSealer(sealingKey);
   const signResult = (key: string, expiresAtMs: number) =>
     resultUrl(config.PUBLIC_BASE_URL, key, expiresAtMs, resultSecret);
   const backend = overrides.backend ?? createBackend(config, logger);
   const endpoints = config.INFERENCE_URLS.map((url, index) => ({ url, index }));
+  await backend.init?.(endpoints);
   const scheduler = createFairScheduler(endpoints, config.INFERENCE_CONCURRENCY);
   const metrics = createWorkerMetrics(registry, backend.name, () => ({
     busy: scheduler.busy(),
@@ -82,15 +92,25 @@ export async function createWorkerPool(
     waiting: scheduler.waitingCount(),
     maxInFlight: scheduler.maxInFlightSeen(),
   }));
+  const stalledJobs = new Counter({
+    name: 'jobs_stalled_total',
+    help: 'Jobs found active with no lock (their worker stopped) and sent back to their lane',
+    registers: [registry],
+  });
   const profiles = createProfileCache(createProfileRepository(mongo), {
     hit: () => metrics.cacheHits.inc(),
     miss: () => metrics.cacheMisses.inc(),
   });
-  const jobs = createJobStore({ redis, keys, retentionSeconds: config.RESULT_TTL_SECONDS });
+  const jobs = createJobStore({ redis, keys, ids, retentionSeconds: config.RESULT_TTL_SECONDS });
   const results = createResultStore(config);
   const cancellations = createCancellations(subscriber, keys.cancelChannel, logger);
   const campaigns = createCampaignRepository(mongo);
-  const campaignState = createCampaignState({ redis, keys, retentionSeconds: config.RESULT_TTL_SECONDS });
+  const campaignState = createCampaignState({
+    redis,
+    keys,
+    ids,
+    retentionSeconds: config.RESULT_TTL_SECONDS,
+  });
   const guard = createUrlGuard({ allowLoopback: config.CALLBACK_ALLOW_LOOPBACK });
   const outbox = createWebhookOutbox({
     redis,
@@ -103,83 +123,82 @@ export async function createWorkerPool(
   const onRotated = (channel: string, tenantId: string) => {
     if (channel === keys.secretsChannel) webhookSecrets.forget(tenantId);
   };
-  const finalizeCampaign = createCampaignFinalizer({
+  const relayed = new Counter({
+    name: 'outbox_relayed_total',
+    help: 'What ended jobs and campaigns caused, carried out by the outbox relay, by kind',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  const endings = createJobEndings({
     redis,
     keys,
-    campaigns,
-    state: campaignState,
+    consumer: config.WORKER_ID,
     outbox,
-    retentionSeconds: config.RESULT_TTL_SECONDS,
+    finalizeCampaign: createCampaignFinalizer({ campaigns, state: campaignState, outbox }),
+    logger,
+    onRelayed: (kind) => relayed.inc({ kind }),
+  });
+  new Gauge({
+    name: 'webhook_outbox_pending',
+    help: 'Outbox entries (job and campaign endings) not yet relayed',
+    registers: [registry],
+    async collect() {
+      this.set(await endings.pending().catch(() => 0));
+    },
   });
 
-  // A job that ended here with a callback URL gets its event queued for delivery, never sent inline; the
-  // job that ended its campaign's last job also closes the campaign.
-  const onJobEnded =
-    overrides.onJobEnded ??
-    (async (ended: JobEnded) => {
-      if (ended.callbackUrl) {
-        const record = await jobs.read(ended.tenantId, ended.jobId);
-        if (record) {
-          await outbox.enqueue({
-            tenantId: ended.tenantId,
-            sealedUrl: ended.callbackUrl,
-            event: jobEvent(record, signResult),
-          });
-        }
-      }
-      if (ended.campaignDone && ended.campaignId) await finalizeCampaign(ended.tenantId, ended.campaignId);
-    });
-
-  const processor = createGenerateImageProcessor({
+  const queues = createLaneQueues({
+    redis,
+    keys,
+    options: {
+      lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+      stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
+    },
+  });
+  const processor = createJobProcessor({
     workerId: config.WORKER_ID,
     backend,
     scheduler,
     jobs,
-    plan: createPlanner({ profiles, campaigns, redis, keys }),
+    plan: createPlanner({ profiles, campaigns }),
     results,
-    redis,
-    keys,
     cancellations,
     resultTtlSeconds: config.RESULT_TTL_SECONDS,
     jobTimeoutMs: config.JOB_TIMEOUT_SECONDS * 1000,
     metrics,
     logger,
-    onJobEnded,
   });
-
-  // BullMQ gave up on a job our processor did not finish, e.g. its worker died more than
-  // WORKER_MAX_STALLED_COUNT times: the status record must still end, exactly once.
-  const onFailed = (job: Job | undefined, err: Error) => {
-    if (!job?.id) return;
-    // The processor throws UnrecoverableError only once it has recorded the failure itself.
-    if (err.name === 'UnrecoverableError' || job.attemptsMade < (job.opts.attempts ?? 1)) return;
-    const failure = classify(err);
-    if (/stalled/.test(err.message)) {
-      failure.message = 'the worker running this job stopped (crashed or was killed) too many times';
-    }
-    const tenantId = parseLane(job.queueName)?.tenantId ?? '';
-    recordFailure({ jobs, metrics, onJobEnded }, { jobId: job.id, tenantId }, failure).catch((e: unknown) =>
-      logger.warn({ job_id: job.id, err: (e as Error).message }, 'could not record failure'),
-    );
-  };
-
-  const watcher = createLaneWatcher({
+  const fetcher = createLaneFetcher({
     redis,
     subscriber,
     keys,
-    processor,
+    queues,
+    workerId: config.WORKER_ID,
+    // A prepared job per slot beyond the ones running, so a GPU never waits for MongoDB or Redis.
+    capacity: scheduler.slots * 2,
+    lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+    stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+    process: processor,
     logger,
-    onFailed,
-    options: {
-      // Each lane may hold a prepared job per slot beyond the ones running, so a GPU never waits.
-      concurrency: scheduler.slots * 2,
-      lockDuration: config.WORKER_LOCK_DURATION_MS,
-      stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
-      maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
-      // The status record is the history; BullMQ keeps nothing of a finished job (zero data retention).
-      removeOnComplete: { count: 0 },
-      removeOnFail: { count: 0 },
-    },
+    onStalled: (count) => stalledJobs.inc(count),
+  });
+  const reconciler = createReconciler({
+    redis,
+    keys,
+    jobs,
+    queues,
+    enqueuer: createCampaignEnqueuer({
+      keys,
+      state: campaignState,
+      queues,
+      retry: { attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS },
+      logger,
+    }),
+    workerId: config.WORKER_ID,
+    olderThanMs: config.WORKER_LOCK_DURATION_MS + config.WORKER_STALLED_INTERVAL_MS * 2,
+    registry,
+    logger,
   });
 
   const deliveries = new Worker(
@@ -188,6 +207,7 @@ export async function createWorkerPool(
       redis,
       keys,
       outbox,
+      eventBody: createEventBody({ jobs, campaigns, campaignState, signResult }),
       secrets: webhookSecrets,
       sealer,
       guard,
@@ -200,7 +220,7 @@ export async function createWorkerPool(
     }),
     {
       connection: redis,
-      prefix: keys.bullPrefix,
+      prefix: keys.webhooks.bullPrefix,
       autorun: false,
       concurrency: config.WEBHOOK_CONCURRENCY,
       // Deliveries are short HTTP calls: a lost worker's deliveries come back quickly.
@@ -219,59 +239,87 @@ export async function createWorkerPool(
 
   const timers: NodeJS.Timeout[] = [];
   const every = (ms: number, task: () => Promise<unknown>) => {
-    const timer = setInterval(() => void task().catch(() => undefined), ms);
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      void task()
+        .catch((err: Error) => logger.debug({ err: err.message }, 'periodic task failed'))
+        .finally(() => (running = false));
+    }, ms);
     timer.unref();
     timers.push(timer);
   };
+  const beat = () =>
+    heartbeat(redis, keys, config.WORKER_ID, {
+      slots: scheduler.slots,
+      backend: backend.name,
+      operations: [...backend.operations],
+    });
   // Ended campaigns are forgotten in Redis once their results have expired (MongoDB keeps the outcome).
   const forgetCampaigns = async () => {
-    const due = await redis.zrangebyscore(keys.campaignsToForget, '-inf', Date.now(), 'LIMIT', 0, 10);
-    for (const campaignId of due) {
-      if ((await redis.zrem(keys.campaignsToForget, campaignId)) === 1)
-        await campaignState.forget(campaignId);
-    }
+    for (const { bucket, campaignId } of await campaignState.dueToForget())
+      await campaignState.forget(bucket, campaignId);
   };
   const sweepResults = async () => {
-    const due = await redis.zrangebyscore(keys.results, '-inf', Date.now(), 'LIMIT', 0, 500);
-    for (const key of due) await results.remove(key);
-    if (due.length) await redis.zrem(keys.results, ...due);
+    for (const b of keys.allBuckets()) {
+      const due = await redis.zrangebyscore(b.results, '-inf', Date.now(), 'LIMIT', 0, 500);
+      for (const key of due) await results.remove(key);
+      if (due.length) await redis.zrem(b.results, ...due);
+    }
   };
 
   return {
     keys,
     jobs,
+    ids,
     scheduler,
     metrics,
     outbox,
+    endings,
+    reconciler,
+    fetcher,
     async start() {
       await cancellations.start();
       subscriber.on('message', onRotated);
       await subscriber.subscribe(keys.secretsChannel);
-      await watcher.start();
+      await beat();
+      await fetcher.start();
       void deliveries
         .run()
         .catch((err: Error) => logger.error({ err: err.message }, 'webhook worker stopped'));
-      await heartbeat(redis, keys, config.WORKER_ID, scheduler.slots);
-      every(5000, () => heartbeat(redis, keys, config.WORKER_ID, scheduler.slots));
+      every(5000, beat);
+      every(200, () => endings.relay());
+      every(5000, () => endings.reclaim());
+      every(Math.max(1000, config.WORKER_STALLED_INTERVAL_MS), () => reconciler.run());
       every(30_000, sweepResults);
       every(60_000, forgetCampaigns);
+      every(300_000, async () =>
+        endings.pruneConsumers(new Set((await liveWorkers(redis, keys, 600_000)).keys())),
+      );
       logger.info(
         { backend: backend.name, endpoints: endpoints.length, slots: scheduler.slots },
         'worker pool started',
       );
     },
     sweepResults,
-    /** Jobs waiting for a slot go back to the queue; jobs on a GPU finish (SIGTERM drains). */
-    async close() {
+    /**
+     * Graceful shutdown: no new job is taken; jobs waiting for a GPU go back to their lanes at once; running
+     * jobs may finish within `drainMs`, then are handed back too (interrupted, status `pending`, never counted
+     * as a stall); the relay gets a last pass so nothing an ended job caused waits for another worker.
+     */
+    async close(drainMs = config.SHUTDOWN_GRACE_MS) {
       timers.forEach(clearInterval);
-      const closing = watcher.close();
       scheduler.close();
-      await closing;
+      await fetcher.close(drainMs);
+      await endings.relay().catch(() => undefined);
       await deliveries.close();
       await outbox.close();
+      await queues.close();
       await cancellations.stop();
       subscriber.off('message', onRotated);
       await subscriber.unsubscribe(keys.secretsChannel).catch(() => undefined);
+      await backend.close?.();
       await removeWorker(redis, keys, config.WORKER_ID).catch(() => undefined);
     },
   };

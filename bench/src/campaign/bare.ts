@@ -1,4 +1,5 @@
-import { GENERATE_JOB_NAME, type JobPayload, type Redis, newJobId } from '@castforge/core';
+import { type Redis, newJobId } from '@castforge/core';
+import { GENERATE_JOB_NAME, type JobPayload } from '@castforge/schemas';
 import { Queue } from 'bullmq';
 
 /** The bare baseline adds in chunks of the service's own size (CHUNK in campaigns.service.ts). */
@@ -14,6 +15,8 @@ export const bareJobOptions = (jobId: string, attempts: number, backoffMs: numbe
   jobId,
   attempts,
   backoff: { type: 'exponential', delay: backoffMs, jitter: 0.5 },
+  removeOnComplete: true,
+  removeOnFail: true,
 });
 
 /**

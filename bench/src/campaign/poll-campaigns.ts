@@ -74,12 +74,13 @@ export async function pollCampaigns(
   const state = createCampaignState({
     redis: side.api.redis,
     keys: redisKeys(side.prefix),
+    ids: side.api.deps.jobs.ids,
     retentionSeconds: side.api.deps.config.RESULT_TTL_SECONDS,
   });
   // The MongoDB document GET falls back to once a campaign's live state is forgotten (not read while live).
   const summaryOf = (c: Polled) => () => repository.get(TENANT, c.campaignId);
   const readOf = (c: Polled) => async () => {
-    const live = await state.read(c.campaignId);
+    const live = await state.read(TENANT, c.campaignId);
     if (live?.counts.queued !== jobsOf(c.shape))
       throw new Error(`campaign ${c.campaignId}: ${JSON.stringify(live)}`);
     return live;

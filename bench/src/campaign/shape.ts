@@ -1,4 +1,5 @@
-import { ConfigError, type JobPayload, SingleJobPayload, newCampaignId } from '@castforge/core';
+import { ConfigError, newCampaignId } from '@castforge/core';
+import { type JobPayload, SingleJobPayload } from '@castforge/schemas';
 
 /** What one POST /campaigns/v1 may hold (CampaignCreate): profiles and scenes ≤ 1,000, variants ≤ 16. */
 const MAX_PROFILES = 1000;
@@ -82,6 +83,7 @@ export function payloadFactory(kind: PayloadKind, shape: CampaignShape): (index:
   // baseline's enqueue time is not spent in zod.
   const template = SingleJobPayload.parse({
     kind: 'single',
+    op: 'generate',
     request: {
       prompt: 'replaced per job',
       negative_prompt: 'blurry, lowres, watermark, extra fingers',

@@ -68,7 +68,6 @@ export async function openOurs(
     throw err;
   }
   const client = http;
-  const keys = redisKeys(prefix);
   return {
     side: 'ours',
     prefix,
@@ -76,10 +75,11 @@ export async function openOurs(
     async enqueue(signal) {
       signal.throwIfAborted();
       const submitted = await submitCampaign(client, `bench ${jobsOf(shape)}`, profileIds, shape);
-      const first = await services.admin.getrangeBuffer(keys.campaignIds(submitted.campaignId), 0, 7);
+      // A campaign's job ids are derived from its number (nothing is stored per job to read them from).
+      const n = api.deps.jobs.ids.campaignNumber(submitted.campaignId);
       return {
         seconds: submitted.seconds,
-        firstJobId: `job_${first.toString('hex')}`,
+        firstJobId: n === null ? '' : api.deps.jobs.ids.jobId(n, 0),
         campaignId: submitted.campaignId,
       };
     },
@@ -98,7 +98,7 @@ export function openBare(
   // Before the Queue: opening one writes its meta key, which a failure here would leave behind.
   const payload = payloadFactory(kind, shape);
   const redis: Redis = createRedis(services.redisUrl, 'command', services.logger);
-  const queue = openBareQueue(redis, LANE, redisKeys(prefix).bullPrefix);
+  const queue = openBareQueue(redis, LANE, redisKeys(prefix).forTenant(TENANT).bullPrefix);
   return {
     side: kind,
     prefix,
@@ -118,7 +118,7 @@ export function openBare(
 
 /** What BullMQ stored for a job: the fields that must match between ours and the identical baseline. */
 export async function storedJob(redis: Redis, prefix: string, jobId: string) {
-  const key = `${redisKeys(prefix).bullPrefix}:${LANE}:${jobId}`;
+  const key = `${redisKeys(prefix).forTenant(TENANT).bullPrefix}:${LANE}:${jobId}`;
   const [name, data, opts] = await redis.hmget(key, 'name', 'data', 'opts');
   if (name == null || data == null || opts == null) throw new Error(`no BullMQ job hash ${key}`);
   // BullMQ keeps the job's id in its opts too; the rest must match between the sides.
@@ -134,7 +134,7 @@ export type StoredJob = Awaited<ReturnType<typeof storedJob>>;
 
 /** Every job must still be waiting (none active, delayed or prioritized): no worker took one. */
 export async function expectAllWaiting(redis: Redis, prefix: string, jobs: number): Promise<void> {
-  const base = `${redisKeys(prefix).bullPrefix}:${LANE}`;
+  const base = `${redisKeys(prefix).forTenant(TENANT).bullPrefix}:${LANE}`;
   const [wait, active, delayed, prioritized] = await Promise.all([
     redis.llen(`${base}:wait`),
     redis.llen(`${base}:active`),

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GENERATE_JOB_NAME, createRedis, redisKeys } from '@castforge/core';
+import { createRedis, redisKeys } from '@castforge/core';
+import { GENERATE_JOB_NAME } from '@castforge/schemas';
 import { Queue, Worker } from 'bullmq';
 import { type BenchServices, deleteUnder, newPrefix } from '../support/services';
 import { type GpuSettings } from './pool-run';
@@ -16,7 +17,7 @@ export interface BareRun {
  */
 export async function runBare(services: BenchServices, settings: GpuSettings): Promise<BareRun> {
   const prefix = newPrefix('gpubare');
-  const { bullPrefix } = redisKeys(prefix);
+  const { bullPrefix } = redisKeys(prefix).bucket(0);
   const redis = createRedis(services.redisUrl, 'worker', services.logger);
   const queue = new Queue('bare', { connection: redis, prefix: bullPrefix });
   const completions: number[] = [];

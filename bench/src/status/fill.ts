@@ -1,13 +1,12 @@
-import { type JobStore, SingleJobPayload, newJobId } from '@castforge/core';
-import { type Queues } from '@castforge/api/dist/generation/queues';
-import { GenerateImageRequest } from '@castforge/schemas';
+import { type JobStore, type LaneQueues, newJobId } from '@castforge/core';
+import { createProducer } from '@castforge/api/dist/jobs/producer';
+import { GenerateImageRequest, SingleJobPayload } from '@castforge/schemas';
 
 /** How the lane is filled, printed with the results so the figures can be reproduced. */
 export const FILL_METHOD =
-  "per job, as POST /generate/image/v1 does: the job store's CREATE script (status record, lane order, " +
-  "counters), then a BullMQ job in the lane with the same id, payload shape and options (the API's " +
-  'createQueues). Batched: the CREATEs of a batch run concurrently on an auto-pipelining ioredis client ' +
-  '(one pipeline), then the batch goes to BullMQ in one addBulk.';
+  "per job, as POST /generate/image/v1 does: the API's producer runs the job store's CREATE script (status " +
+  'record, lane order, counters) and the BullMQ add with the same id, payload and options in one MULTI. ' +
+  'Batched: the MULTIs of a batch run concurrently on an auto-pipelining ioredis client.';
 
 /** The payload the API puts in BullMQ for this request body (generation.service.ts builds it the same way). */
 export function payloadFor(body: unknown): SingleJobPayload {
@@ -15,9 +14,10 @@ export function payloadFor(body: unknown): SingleJobPayload {
     callback_url: _url,
     metadata: _metadata,
     profile_id: _profile,
+    priority: _priority,
     ...request
   } = GenerateImageRequest.parse(body);
-  return SingleJobPayload.parse({ kind: 'single', request });
+  return SingleJobPayload.parse({ kind: 'single', op: 'generate', request });
 }
 
 export interface LaneFill {
@@ -35,13 +35,15 @@ export interface LaneFill {
 export function createLaneFill(deps: {
   /** A job store on a client with enableAutoPipelining, so concurrent CREATEs share one pipeline. */
   jobs: JobStore;
-  queues: Queues;
+  queues: LaneQueues;
+  retry: { attempts: number; backoffMs: number };
   tenantId: string;
   lane: string;
   payload: SingleJobPayload;
   batchSize: number;
 }): LaneFill {
   const ids: string[] = [];
+  const producer = createProducer({ jobs: deps.jobs, queues: deps.queues, retry: deps.retry });
 
   const addBatch = async (size: number) => {
     const batch = Array.from({ length: size }, () => newJobId());
@@ -49,13 +51,19 @@ export function createLaneFill(deps: {
     // 0 = no jobs-in-flight limit: a million queued jobs is the point of this bench.
     await Promise.all(
       batch.map((jobId) =>
-        deps.jobs.create({ jobId, tenantId: deps.tenantId, lane: deps.lane, priority: 0, queuedAt }, 0),
+        producer.submit(
+          {
+            jobId,
+            tenantId: deps.tenantId,
+            lane: deps.lane,
+            priority: 0,
+            orderBase: 0,
+            payload: deps.payload,
+            fields: { op: 'generate', lane: deps.lane, queued_at: queuedAt, units: 20 },
+          },
+          0,
+        ),
       ),
-    );
-    await deps.queues.addBulk(
-      deps.lane,
-      batch.map((jobId) => ({ jobId, payload: deps.payload })),
-      0,
     );
     for (const id of batch) ids.push(id);
   };

@@ -1,5 +1,4 @@
-import { type Redis, type RedisKeys, createJobStore, laneFor } from '@castforge/core';
-import { type Queues } from '@castforge/api/dist/generation/queues';
+import { type LaneQueues, type Redis, type RedisKeys, createJobStore, laneFor } from '@castforge/core';
 import { Queue } from 'bullmq';
 import { type BenchApi } from '../support/api';
 import { createHttpClient } from '../support/http';
@@ -32,18 +31,20 @@ export interface LaneClients {
   /** Like the API's own client (fail-fast 'command'), so getState and read compare like for like. */
   baseline: Redis;
   /** The API's createQueues on a patient client, for the fill's addBulk. */
-  fillQueues: Queues;
+  fillQueues: LaneQueues;
   batchSize: number;
 }
 
 export async function openLane(clients: LaneClients, tenantId: string): Promise<LaneUnderTest> {
   const { api, keys } = clients;
   const lane = laneFor(tenantId, 0);
-  const queue = new Queue(lane, { connection: clients.baseline, prefix: keys.bullPrefix });
-  const pipelinedQueue = new Queue(lane, { connection: clients.pipelined, prefix: keys.bullPrefix });
+  const prefix = keys.forTenant(tenantId).bullPrefix;
+  const queue = new Queue(lane, { connection: clients.baseline, prefix });
+  const pipelinedQueue = new Queue(lane, { connection: clients.pipelined, prefix });
   const pipelinedJobs = createJobStore({
     redis: clients.pipelined,
     keys,
+    ids: api.deps.jobs.ids,
     retentionSeconds: api.deps.config.RESULT_TTL_SECONDS,
   });
   const http = createHttpClient(api.baseUrl, { 'x-api-key': await api.keyFor(tenantId) });
@@ -53,6 +54,7 @@ export async function openLane(clients: LaneClients, tenantId: string): Promise<
     fill: createLaneFill({
       jobs: pipelinedJobs,
       queues: clients.fillQueues,
+      retry: { attempts: api.deps.config.JOB_ATTEMPTS, backoffMs: api.deps.config.JOB_BACKOFF_MS },
       tenantId,
       lane,
       payload: payloadFor(BODY),

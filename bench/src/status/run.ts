@@ -1,5 +1,5 @@
 import { type Redis, createRedis, redisKeys } from '@castforge/core';
-import { createQueues } from '@castforge/api/dist/generation/queues';
+import { createLaneQueues } from '@castforge/core';
 import { startApi } from '../support/api';
 import { count, step } from '../support/report';
 import { type BenchServices, deleteUnder } from '../support/services';
@@ -98,13 +98,7 @@ export async function setUpStatusBench(
   const api = await startApi(services, prefix, { RATE_LIMIT_RPS: '0', TENANT_MAX_JOBS_IN_FLIGHT: '0' });
   const pipelined = createRedis(services.redisUrl, 'worker', services.logger, { enableAutoPipelining: true });
   const baseline = createRedis(services.redisUrl, 'command', services.logger);
-  const fillQueues = createQueues({
-    redis: services.admin,
-    keys,
-    logger: services.logger,
-    attempts: api.deps.config.JOB_ATTEMPTS,
-    backoffMs: api.deps.config.JOB_BACKOFF_MS,
-  });
+  const fillQueues = createLaneQueues({ redis: services.admin, keys });
   const clients = { api, keys, pipelined, baseline, fillQueues, batchSize: options.batchSize };
   const main = await openLane(clients, 'bench');
   const control = await openLane(clients, 'benchctl');
@@ -148,9 +142,11 @@ export async function setUpStatusBench(
         await control.obliterate();
       });
       const records = await timed(async () => {
-        for (const ids of [main.fill.ids, control.fill.ids]) {
+        for (const lane of [main, control]) {
+          const ids = lane.fill.ids;
+          const b = keys.forTenant(lane.tenantId);
           for (let i = 0; i < ids.length; i += 1000) {
-            await services.admin.unlink(...ids.slice(i, i + 1000).map((id) => keys.job(id)));
+            await services.admin.unlink(...ids.slice(i, i + 1000).map((id) => b.job(id)));
           }
         }
       });

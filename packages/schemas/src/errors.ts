@@ -16,6 +16,7 @@ export const ErrorCode = z.enum([
   'RATE_LIMIT_EXCEEDED',
   'CONCURRENT_JOBS_EXCEEDED',
   'SERVICE_UNAVAILABLE',
+  'NOT_IMPLEMENTED',
   'INTERNAL_ERROR',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
@@ -35,6 +36,7 @@ export const httpStatusByCode = {
   RATE_LIMIT_EXCEEDED: 429,
   CONCURRENT_JOBS_EXCEEDED: 429,
   SERVICE_UNAVAILABLE: 503,
+  NOT_IMPLEMENTED: 501,
   INTERNAL_ERROR: 500,
 } as const satisfies Record<ErrorCode, number>;
 

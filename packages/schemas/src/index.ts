@@ -9,3 +9,4 @@ export * from './generation';
 export * from './webhooks';
 export * from './campaigns';
 export * from './operations';
+export * from './jobs';

@@ -49,3 +49,11 @@ export const UNSUPPORTED_ROUTES = [
 
 export const BackendName = z.enum(['simulated', 'a1111', 'comfyui']);
 export type BackendName = z.infer<typeof BackendName>;
+
+/** Which backends can run an operation at all (SPEC §12), for the message of a 422 at submit. */
+export const backendsThatCanRun = (operation: OperationName): string[] => {
+  const names = ['simulated'];
+  if (operation === 'generate' || operation === 'lock' || operation === 'instamodel') names.push('a1111');
+  names.push(`comfyui (with a ${operation}.json workflow template)`);
+  return names;
+};

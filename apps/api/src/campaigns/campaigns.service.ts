@@ -1,8 +1,8 @@
 import {
   AppError,
   type CampaignDoc,
+  type CampaignEnqueuer,
   type CampaignSpecDoc,
-  type CampaignFinalizer,
   type CampaignRepository,
   type CampaignState,
   type Estimator,
@@ -10,16 +10,11 @@ import {
   type Logger,
   type ProfileDoc,
   type ProfileRepository,
-  type Redis,
   type Sealer,
   type UrlGuard,
-  type WebhookOutbox,
   campaignLaneFor,
   costUnits,
   invalidParameters,
-  jobEvent,
-  newCampaignId,
-  newJobIds,
   parseInput,
   promptRequired,
   resolveGeneration,
@@ -33,11 +28,8 @@ import {
   type ErrorDetail,
   type JobStatusName,
 } from '@castforge/schemas';
-import { toJobStatus } from '../generation/job-view';
-import { type Queues } from '../generation/queues';
+import { type JobView } from '../jobs/job-view';
 
-/** Jobs enqueued per BullMQ addBulk call and per id-reference write. */
-const CHUNK = 1000;
 /** A page of a campaign's jobs filtered by queued or cancelled looks at no more jobs than this. */
 const SCAN_BUDGET = 2000;
 /** Jobs start in index order within a few hundred, so queued ones are looked for from a little before. */
@@ -48,16 +40,13 @@ const INDEXED: readonly JobStatusName[] = ['processing', 'pending', 'completed',
 export interface CampaignDeps {
   campaigns: CampaignRepository;
   state: CampaignState;
+  enqueuer: CampaignEnqueuer;
   jobs: JobStore;
-  queues: Queues;
+  view: JobView;
   profiles: ProfileRepository;
   estimator: Estimator;
   urlGuard: UrlGuard;
   sealer: Sealer;
-  outbox: WebhookOutbox;
-  finalize: CampaignFinalizer;
-  redis: Redis;
-  resultUrl: (key: string, expiresAtMs: number) => string;
   maxJobs: number;
   maxJobsInFlight: number;
   backendDefaults: { steps: number; guidance: number };
@@ -87,34 +76,10 @@ export function createCampaignService(deps: CampaignDeps) {
     return n ? total / n : 1;
   };
 
-  /** Adds jobs `from`…`to - 1` to the lane; ids already recorded are reused (BullMQ ignores a repeated id). */
-  async function enqueueJobs(doc: CampaignDoc, from: number): Promise<void> {
-    const lane = campaignLaneFor(doc.tenant_id);
-    const have = await state.jobsWithIds(doc.campaign_id);
-    for (let first = from; first < doc.job_count; first += CHUNK) {
-      const count = Math.min(CHUNK, doc.job_count - first);
-      let ids = first < have ? await state.jobIds(doc.campaign_id, first, Math.min(count, have - first)) : [];
-      if (ids.length < count) {
-        const fresh = newJobIds(count - ids.length);
-        await state.addJobRefs(doc.campaign_id, first + ids.length, fresh);
-        ids = [...ids, ...fresh];
-      }
-      await deps.queues.addBulk(
-        lane,
-        ids.map((jobId, offset) => ({
-          jobId,
-          payload: { kind: 'campaign' as const, c: doc.campaign_id, i: first + offset },
-        })),
-        doc.priority,
-      );
-    }
-    await campaigns.markEnqueued(doc.campaign_id);
-  }
-
   /** A listed job: its status plus where it sits in the campaign. */
   const listedJob = (
     spec: CampaignSpecDoc,
-    status: ReturnType<typeof toJobStatus>,
+    status: Awaited<ReturnType<JobView['status']>>,
     index: number,
   ): CampaignJob => {
     const sceneCount = spec.scenes.length;
@@ -133,8 +98,8 @@ export function createCampaignService(deps: CampaignDeps) {
 
   /** While the campaign is live its Redis hash is the whole view (one read); afterwards MongoDB. */
   const get = async (tenantId: string, campaignId: string): Promise<Campaign> => {
-    const [live, rates] = await Promise.all([state.read(campaignId), deps.estimator.rates()]);
-    if (live?.tenantId === tenantId) return toCampaign({ live }, rates);
+    const [live, rates] = await Promise.all([state.read(tenantId, campaignId), deps.estimator.rates()]);
+    if (live) return toCampaign({ live }, rates);
     return toCampaign({ doc: await campaigns.get(tenantId, campaignId) }, rates);
   };
 
@@ -173,7 +138,8 @@ export function createCampaignService(deps: CampaignDeps) {
       if (input.callback_url) await deps.urlGuard.checkAtSubmit(input.callback_url);
 
       const now = new Date();
-      const campaignId = newCampaignId();
+      // Its number gives its id and its jobs' ids (derived, nothing stored per job; see job-ids.ts).
+      const campaignId = deps.jobs.ids.campaignId(await state.nextNumber());
       const spec: CampaignSpecDoc = {
         tenant_id: tenantId,
         campaign_id: campaignId,
@@ -201,31 +167,43 @@ export function createCampaignService(deps: CampaignDeps) {
         finished_at: null,
       };
       await campaigns.insert(doc, spec);
+      const owner = deps.enqueuer.newOwner();
+      const setup = {
+        campaignId: doc.campaign_id,
+        tenantId,
+        name: doc.name,
+        operation: 'generate',
+        priority: doc.priority,
+        lane: campaignLaneFor(tenantId),
+        jobCount,
+        perProfile: input.scenes.length * input.variants,
+        variants: input.variants,
+        profiles: pinned.map((p) => `${p.profile_id}:${p.version}`),
+        sceneMetadata: input.scenes.map((s) => (s.metadata ? JSON.stringify(s.metadata) : '')),
+        metadata: doc.metadata,
+        sealedCallbackUrl: doc.callback_url,
+        unitsPerJob: unitsPerJob(input, pinned),
+      };
       try {
-        await state.create(
-          {
-            campaignId: doc.campaign_id,
-            tenantId,
-            name: doc.name,
-            priority: doc.priority,
-            lane: campaignLaneFor(tenantId),
-            jobCount,
-            perProfile: input.scenes.length * input.variants,
-            variants: input.variants,
-            profiles: pinned.map((p) => `${p.profile_id}:${p.version}`),
-            sceneMetadata: input.scenes.map((s) => (s.metadata ? JSON.stringify(s.metadata) : '')),
-            metadata: doc.metadata,
-            sealedCallbackUrl: doc.callback_url,
-            unitsPerJob: unitsPerJob(input, pinned),
-          },
-          deps.maxJobsInFlight,
-        );
+        await state.create(setup, deps.maxJobsInFlight, owner);
       } catch (err) {
-        await campaigns.remove(tenantId, doc.campaign_id).catch(() => undefined);
-        throw err;
+        // A reply lost after Redis ran it (a timeout): then the campaign exists and goes on below.
+        if (!(await state.exists(tenantId, doc.campaign_id).catch(() => false))) {
+          await campaigns.remove(tenantId, doc.campaign_id).catch(() => undefined);
+          throw err;
+        }
       }
-      // From here a failure leaves the campaign `enqueuing`; a restarted API finishes it (resumeEnqueues).
-      await enqueueJobs(doc, 0);
+      // From here the campaign is accepted: if enqueuing stops half-way (a Redis blip, this process dying),
+      // its lease runs out and another process (API or worker) finishes it. The answer is 202 either way.
+      try {
+        if (await deps.enqueuer.enqueue(tenantId, doc.campaign_id, owner))
+          await campaigns.markEnqueued(doc.campaign_id);
+      } catch (err) {
+        deps.logger.warn(
+          { campaign_id: doc.campaign_id, err: (err as Error).message },
+          'enqueuing paused; another process will finish it',
+        );
+      }
       return {
         campaign_id: doc.campaign_id,
         job_count: jobCount,
@@ -234,23 +212,18 @@ export function createCampaignService(deps: CampaignDeps) {
       };
     },
 
-    /** Finishes enqueuing campaigns an API process left half-done, each under a short lock. */
+    /**
+     * Campaigns a process left half-enqueued are taken over and finished (their lease ran out); a campaign
+     * recorded in MongoDB whose Redis state never came to be (the API died in between) was never accepted,
+     * and is removed.
+     */
     async resumeEnqueues(): Promise<void> {
+      await deps.enqueuer.resumeStalled();
       for (const doc of await campaigns.unfinishedEnqueues()) {
-        const lock = `${deps.jobs.keys.campaign(doc.campaign_id)}:enqueue-lock`;
-        if (!(await deps.redis.set(lock, '1', 'EX', 300, 'NX'))) continue;
-        try {
-          if (!(await state.read(doc.campaign_id))) {
-            await campaigns.remove(doc.tenant_id, doc.campaign_id);
-            continue;
-          }
-          // The last chunk written may not have reached BullMQ: add it again (BullMQ ignores known ids).
-          const have = await state.jobsWithIds(doc.campaign_id);
-          await enqueueJobs(doc, Math.max(0, Math.floor((have - 1) / CHUNK) * CHUNK));
-          deps.logger.info({ campaign_id: doc.campaign_id }, 'finished enqueuing an interrupted campaign');
-        } finally {
-          await deps.redis.del(lock);
-        }
+        if (Date.now() - doc.created_at.getTime() < 60_000) continue;
+        const live = await state.read(doc.tenant_id, doc.campaign_id);
+        if (!live) await campaigns.remove(doc.tenant_id, doc.campaign_id);
+        else if (live.enqueued >= live.jobCount) await campaigns.markEnqueued(doc.campaign_id);
       }
     },
 
@@ -259,13 +232,13 @@ export function createCampaignService(deps: CampaignDeps) {
     async list(tenantId: string, query: { limit: number; cursor?: string }) {
       const { docs, nextCursor } = await campaigns.list(tenantId, query);
       const [lives, rates] = await Promise.all([
-        Promise.all(docs.map((doc) => state.read(doc.campaign_id))),
+        Promise.all(docs.map((doc) => state.read(tenantId, doc.campaign_id))),
         deps.estimator.rates(),
       ]);
       return {
         campaigns: docs.map((doc, i) => {
           const live = lives[i];
-          return toCampaign(live?.tenantId === tenantId ? { live } : { doc }, rates);
+          return toCampaign(live ? { live } : { doc }, rates);
         }),
         next_cursor: nextCursor,
       };
@@ -277,9 +250,12 @@ export function createCampaignService(deps: CampaignDeps) {
       campaignId: string,
       query: { status?: JobStatusName; limit: number; cursor?: string },
     ) {
-      const [spec, live] = await Promise.all([campaigns.spec(tenantId, campaignId), state.read(campaignId)]);
+      const [spec, live] = await Promise.all([
+        campaigns.spec(tenantId, campaignId),
+        state.read(tenantId, campaignId),
+      ]);
       if (!spec) throw new AppError('NOT_FOUND', `campaign ${campaignId} not found`);
-      if (live?.tenantId !== tenantId) {
+      if (!live) {
         throw new AppError(
           'GONE',
           `the jobs of campaign ${campaignId} are no longer kept (its results expired)`,
@@ -290,14 +266,14 @@ export function createCampaignService(deps: CampaignDeps) {
       const found: CampaignJob[] = [];
 
       if (query.status && INDEXED.includes(query.status)) {
-        const entries = await state.jobsByStatus(campaignId, query.status, from, query.limit + 1);
+        const entries = await state.jobsByStatus(tenantId, campaignId, query.status, from, query.limit + 1);
         const records = await deps.jobs.readMany(
           tenantId,
           entries.slice(0, query.limit).map((e) => e.jobId),
         );
-        records.forEach((record, i) => {
-          if (record) found.push(listedJob(spec, toJobStatus(record, deps.resultUrl), entries[i]!.index));
-        });
+        for (const [i, record] of records.entries()) {
+          if (record) found.push(listedJob(spec, await deps.view.status(record), entries[i]!.index));
+        }
         const next = entries[query.limit];
         return { jobs: found, next_cursor: next ? String(next.index) : null };
       }
@@ -309,40 +285,26 @@ export function createCampaignService(deps: CampaignDeps) {
       const end = Math.min(jobCount, from + (query.status ? SCAN_BUDGET : query.limit));
       let at = from;
       while (at < end && found.length < query.limit) {
-        const ids = await state.jobIds(campaignId, at, Math.min(200, end - at));
+        const ids = state.jobIds(campaignId, at, Math.min(200, end - at));
         if (!ids.length) break;
         const records = await deps.jobs.readMany(tenantId, ids);
         for (let i = 0; i < records.length && found.length < query.limit; i++, at++) {
           const record = records[i];
           if (record && (!query.status || record.status === query.status)) {
-            found.push(listedJob(spec, toJobStatus(record, deps.resultUrl), at));
+            found.push(listedJob(spec, await deps.view.status(record), at));
           }
         }
       }
       return { jobs: found, next_cursor: at < jobCount ? String(at) : null };
     },
 
+    /** The script cancels every job, tells the workers, and records the events: nothing is left half done. */
     async cancel(tenantId: string, campaignId: string): Promise<Campaign> {
-      const doc = await campaigns.get(tenantId, campaignId);
       const outcome = await state.cancel(tenantId, campaignId);
       if (outcome.outcome === 'missing') throw new AppError('NOT_FOUND', `campaign ${campaignId} not found`);
       if (outcome.outcome === 'ended') {
         throw new AppError('CONFLICT', `campaign ${campaignId} has already ended; nothing to cancel`);
       }
-      // Jobs on a GPU are interrupted; each job that had started gets its job.cancelled event.
-      for (const jobId of outcome.jobIds) await deps.redis.publish(deps.jobs.keys.cancelChannel, jobId);
-      if (doc.callback_url && outcome.jobIds.length) {
-        const records = await deps.jobs.readMany(tenantId, outcome.jobIds);
-        for (const record of records) {
-          if (record)
-            await deps.outbox.enqueue({
-              tenantId,
-              sealedUrl: doc.callback_url,
-              event: jobEvent(record, deps.resultUrl),
-            });
-        }
-      }
-      if (outcome.done) await deps.finalize(tenantId, campaignId);
       return get(tenantId, campaignId);
     },
   };

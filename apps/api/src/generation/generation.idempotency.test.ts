@@ -21,8 +21,7 @@ describe('POST /generate/image/v1 with an Idempotency-Key', () => {
   };
 
   /** Status records of the tenant's jobs not yet ended (every job here stays queued). */
-  const recordsInFlight = async (tenant: string) =>
-    Number((await api.services.redis.hget(api.deps.jobs.keys.inflight, tenant)) ?? 0);
+  const recordsInFlight = async (tenant: string) => await api.deps.jobs.inFlight(tenant);
 
   /** Status records that exist for the tenant, counted by scanning this file's keys. */
   const statusRecords = async (tenant: string) => {
@@ -32,7 +31,7 @@ describe('POST /generate/image/v1 with an Idempotency-Key', () => {
       const [next, keys] = await api.services.redis.scan(
         cursor,
         'MATCH',
-        api.deps.jobs.keys.job('*'),
+        `${api.deps.jobs.keys.prefix}:*:job:*`,
         'COUNT',
         500,
       );
@@ -46,7 +45,7 @@ describe('POST /generate/image/v1 with an Idempotency-Key', () => {
   const bullJobs = async (tenant: string) => {
     const queue = new Queue(`gen.${tenant}`, {
       connection: api.services.redis,
-      prefix: api.deps.jobs.keys.bullPrefix,
+      prefix: api.deps.jobs.keys.forTenant(tenant).bullPrefix,
     });
     try {
       return (await queue.getJobs(['waiting', 'prioritized', 'delayed', 'active'])).length;

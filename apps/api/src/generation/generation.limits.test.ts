@@ -27,7 +27,7 @@ describe('POST /generate/image/v1 past the per-tenant limit of jobs in flight', 
     const body = expectError(refused, 'CONCURRENT_JOBS_EXCEEDED');
     expect(body.message).toMatch(/2/);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect(await api.services.redis.hget(api.deps.jobs.keys.inflight, 'busy')).toBe('2');
+    expect(String(await api.deps.jobs.inFlight('busy'))).toBe('2');
   });
 
   it("does not count one tenant's jobs against another", async () => {
@@ -50,8 +50,11 @@ describe('POST /generate/image/v1 past the per-tenant limit of jobs in flight', 
     expect(c.status).toBe(202);
     expectError(await submit('frees', { prompt: 'four' }), 'CONCURRENT_JOBS_EXCEEDED');
 
-    await api.deps.jobs.start(b.body.job_id, { worker: 'test', prompt: 'two', seed: 1 });
-    await api.deps.jobs.finish(b.body.job_id, 'completed', {});
+    await api.deps.jobs.start(
+      { jobId: b.body.job_id, tenantId: 'frees' },
+      { worker: 'test', prompt: 'two', seed: 1 },
+    );
+    await api.deps.jobs.finish({ jobId: b.body.job_id, tenantId: 'frees' }, 'completed', {});
     expect((await submit('frees', { prompt: 'four' })).status).toBe(202);
   });
 
@@ -100,9 +103,7 @@ describe('requests past RATE_LIMIT_RPS', () => {
       expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     }
     // Refused requests create no job.
-    expect(Number(await api.services.redis.hget(api.deps.jobs.keys.inflight, 'chatty'))).toBe(
-      accepted.length,
-    );
+    expect(Number(String(await api.deps.jobs.inFlight('chatty')))).toBe(accepted.length);
   });
 
   it("does not limit another key because of one key's burst", async () => {

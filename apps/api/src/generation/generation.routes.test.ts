@@ -13,17 +13,21 @@ const GENERATE = '/generate/image/v1';
 const STATUS_FIELDS = [
   'attempts',
   'campaign_id',
+  'cost_usd',
   'endpoint',
   'error',
+  'estimated_time_seconds',
   'failure_reason_code',
   'finished_at',
   'inference_time_seconds',
   'job_id',
   'metadata',
+  'processing_time_seconds',
   'profile_id',
   'profile_version',
   'progress',
   'prompt',
+  'prompt_hash',
   'queue_position',
   'queue_wait_seconds',
   'queued_at',
@@ -36,6 +40,7 @@ const STATUS_FIELDS = [
   'started_at',
   'status',
   'total_elapsed_seconds',
+  'warnings',
 ];
 
 describe('POST /generate/image/v1, GET …/status/:job_id, POST …/cancel/:job_id', () => {
@@ -67,8 +72,7 @@ describe('POST /generate/image/v1, GET …/status/:job_id, POST …/cancel/:job_
     return res.body as { profile_id: string; version: number };
   };
   /** Jobs of the tenant not yet ended, as the status records count them. */
-  const jobsInFlight = async (tenant: string) =>
-    Number((await api.services.redis.hget(api.deps.jobs.keys.inflight, tenant)) ?? 0);
+  const jobsInFlight = async (tenant: string) => await api.deps.jobs.inFlight(tenant);
 
   describe('the 202 JobQueuedResponse', () => {
     it('has exactly the SPEC §3 fields: job_ + 16 hex, queued, the endpoint, a number of seconds, an ISO time', async () => {
@@ -115,16 +119,20 @@ describe('POST /generate/image/v1, GET …/status/:job_id, POST …/cancel/:job_
       });
       expect(res.status).toBe(202);
       const jobId = res.body.job_id as string;
-      expect(await api.deps.jobs.peek(jobId, 'lane', 'tenant')).toEqual(['gen.handoff', 'handoff']);
+      expect(await api.deps.jobs.peek({ jobId, tenantId: 'handoff' }, 'lane', 'tenant')).toEqual([
+        'gen.handoff',
+        'handoff',
+      ]);
       const queue = new Queue('gen.handoff', {
         connection: api.services.redis,
-        prefix: api.deps.jobs.keys.bullPrefix,
+        prefix: api.deps.jobs.keys.forTenant('handoff').bullPrefix,
       });
       try {
         const job = await queue.getJob(jobId);
         expect(job?.data).toEqual({
           kind: 'single',
-          request: { prompt: 'a fox', width: 512, height: 768, seed: -1, priority: 0 },
+          op: 'generate',
+          request: { prompt: 'a fox', width: 512, height: 768, seed: -1 },
         });
       } finally {
         await queue.close();
@@ -134,7 +142,9 @@ describe('POST /generate/image/v1, GET …/status/:job_id, POST …/cancel/:job_
     it('puts a job with a priority above 0 in the priority lane', async () => {
       const res = await submit('lanes', { prompt: 'a fox', priority: 7 });
       expect(res.status).toBe(202);
-      expect(await api.deps.jobs.peek(res.body.job_id, 'lane')).toEqual(['gen.lanes.hi']);
+      expect(await api.deps.jobs.peek({ jobId: res.body.job_id, tenantId: 'lanes' }, 'lane')).toEqual([
+        'gen.lanes.hi',
+      ]);
     });
   });
 
@@ -281,6 +291,12 @@ describe('POST /generate/image/v1, GET …/status/:job_id, POST …/cancel/:job_
         error: null,
         failure_reason_code: null,
         retryable: null,
+        // What the official SDK reads (SPEC §4): an estimate while it waits; the rest once it has run.
+        estimated_time_seconds: expect.any(Number),
+        processing_time_seconds: null,
+        warnings: null,
+        prompt_hash: null,
+        cost_usd: null,
       });
       expect(JobStatus.safeParse(res.body).success).toBe(true);
     });
@@ -366,8 +382,11 @@ describe('POST /generate/image/v1, GET …/status/:job_id, POST …/cancel/:job_
 
     it('answers 409 for a job that has completed', async () => {
       const submitted = await submit('cancel-done', { prompt: 'x' });
-      await api.deps.jobs.start(submitted.body.job_id, { worker: 'test', prompt: 'x', seed: 1 });
-      await api.deps.jobs.finish(submitted.body.job_id, 'completed', {});
+      await api.deps.jobs.start(
+        { jobId: submitted.body.job_id, tenantId: 'cancel-done' },
+        { worker: 'test', prompt: 'x', seed: 1 },
+      );
+      await api.deps.jobs.finish({ jobId: submitted.body.job_id, tenantId: 'cancel-done' }, 'completed', {});
       expectError(await cancel('cancel-done', submitted.body.job_id), 'CONFLICT');
       expect((await status('cancel-done', submitted.body.job_id)).body.status).toBe('completed');
     });
@@ -375,7 +394,10 @@ describe('POST /generate/image/v1, GET …/status/:job_id, POST …/cancel/:job_
     it('cancels a processing job and tells the workers on the cancel channel', async () => {
       const submitted = await submit('cancel-running', { prompt: 'x' });
       const jobId = submitted.body.job_id as string;
-      await api.deps.jobs.start(jobId, { worker: 'test', prompt: 'x, final', seed: 5 });
+      await api.deps.jobs.start(
+        { jobId, tenantId: 'cancel-running' },
+        { worker: 'test', prompt: 'x, final', seed: 5 },
+      );
       const subscriber = createRedis(api.services.redisUrl, 'subscriber', api.services.logger);
       const published: string[] = [];
       try {

@@ -21,8 +21,7 @@ describe('POST /generate/image/v1 field rules (SPEC §3)', () => {
       .post(GENERATE)
       .set('X-API-Key', key)
       .send(body as object);
-  const inFlight = async () =>
-    Number((await api.services.redis.hget(api.deps.jobs.keys.inflight, 'fields')) ?? 0);
+  const inFlight = async () => await api.deps.jobs.inFlight('fields');
 
   const accepted: [string, Record<string, unknown>][] = [
     ['a 1-character prompt', { prompt: 'a' }],

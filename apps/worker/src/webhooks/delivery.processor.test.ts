@@ -85,6 +85,9 @@ describe('the webhook retry schedule', () => {
  */
 describe('delivering a webhook', () => {
   const TENANT = 'dlv-unit';
+  /** The body a job's event is sent with (the same bytes on every attempt). */
+  const bodyOf = (jobId: string) =>
+    JSON.stringify({ event: 'job.completed', job_id: jobId, status: 'completed' });
   let services: TestServices;
   let workerRedis: Redis;
   const sealer = createSealer(randomBytes(32));
@@ -129,6 +132,8 @@ describe('delivering a webhook', () => {
         redis: services.redis,
         keys,
         outbox,
+        // Our own seam: the event this test's deliveries carry, as the pool would build it from a job record.
+        eventBody: (delivery) => Promise.resolve(bodyOf(delivery.jobId!)),
         secrets,
         sealer,
         guard,
@@ -141,7 +146,7 @@ describe('delivering a webhook', () => {
       }),
       {
         connection: workerRedis,
-        prefix: keys.bullPrefix,
+        prefix: keys.webhooks.bullPrefix,
         concurrency: 4,
         removeOnComplete: { count: 0 },
         removeOnFail: { count: 0 },
@@ -155,10 +160,11 @@ describe('delivering a webhook', () => {
     /** Vets the URL as the API does at submit, then queues an event for it with the URL sealed. */
     const submit = async (url: string) => {
       await guard.checkAtSubmit(url);
-      return outbox.enqueue({
+      return outbox.ensure({
         tenantId: TENANT,
         sealedUrl: sealer.seal(url),
-        event: { event: 'job.completed', job_id: `job_${randomBytes(8).toString('hex')}` },
+        event: 'job.completed',
+        jobId: `job_${randomBytes(8).toString('hex')}`,
       });
     };
     const ended = (deliveryId: string) =>
@@ -302,7 +308,7 @@ describe('delivering a webhook', () => {
       expect(req!.url).toBe('/in/hook?token=abc');
       expect(req!.headers.host).toBe(`receiver.castforge.test:${receiver.port}`);
       expect(req!.headers['content-type']).toBe('application/json');
-      expect(req!.body).toBe(record.body);
+      expect(req!.body).toBe(bodyOf(record.jobId!));
       const [secret] = await deliveries.secrets.signingSecrets(TENANT);
       const expected = createHmac('sha256', secretKey(secret!))
         .update(

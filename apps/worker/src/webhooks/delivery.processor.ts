@@ -1,4 +1,5 @@
 import {
+  type DeliveryRecord,
   type Logger,
   type Redis,
   type RedisKeys,
@@ -29,6 +30,8 @@ export interface DeliveryDeps {
   redis: Redis;
   keys: RedisKeys;
   outbox: WebhookOutbox;
+  /** An event's body, built when it is first sent (from the job's record or the campaign's state). */
+  eventBody(delivery: DeliveryRecord): Promise<string | null>;
   secrets: WebhookSecrets;
   sealer: Sealer;
   guard: UrlGuard;
@@ -58,7 +61,6 @@ export function nextDelayMs(delaysSeconds: number[], attemptsMade: number, retry
  * `perTenantConcurrency` for one tenant, so slow or dead receivers cannot take every slot from others.
  */
 export function createDeliveryProcessor(deps: DeliveryDeps) {
-  const { redis, keys } = deps;
   const inFlight = new Map<string, number>();
   const take = (keys: string[]) => keys.forEach((k) => inFlight.set(k, (inFlight.get(k) ?? 0) + 1));
   const give = (keys: string[]) =>
@@ -86,23 +88,36 @@ export function createDeliveryProcessor(deps: DeliveryDeps) {
     registers: [deps.registry],
   });
 
-  const record = (deliveryId: string, fields: Record<string, string>) =>
-    redis.hset(keys.delivery(deliveryId), fields);
-
   return async (job: Job<{ d: string }>, token?: string): Promise<void> => {
     const delivery = await deps.outbox.read(job.data.d);
     if (!delivery || delivery.status !== 'pending') return;
     const log = deps.logger.child({ delivery_id: delivery.deliveryId, job_id: delivery.jobId ?? undefined });
+    const dead = async (why: string) => {
+      await deps.outbox.recordAttempt(delivery, {
+        status: 'dead',
+        attempts: [
+          ...delivery.attempts,
+          { at: new Date().toISOString(), status_code: null, error: why, duration_ms: 0 },
+        ],
+        nextAttemptAt: null,
+      });
+      outcomes.inc({ outcome: 'dead' });
+      log.error(why);
+      throw new UnrecoverableError(why);
+    };
+    const sealed =
+      delivery.sealedUrl ??
+      (delivery.campaignId ? await deps.outbox.campaignUrl(delivery.tenantId, delivery.campaignId) : null);
+    if (!sealed) return dead('the callback URL of this delivery is no longer known');
     let url: string;
     try {
-      url = deps.sealer.open(delivery.sealedUrl);
+      url = deps.sealer.open(sealed);
     } catch {
       // Sealed with another key (the url-sealing secret was replaced): nothing can be sent.
-      await record(delivery.deliveryId, { status: 'dead', next_attempt_at: '' });
-      outcomes.inc({ outcome: 'dead' });
-      log.error('the callback URL of this delivery cannot be unsealed; it is dead');
-      throw new UnrecoverableError('the callback URL cannot be unsealed');
+      return dead('the callback URL of this delivery cannot be unsealed');
     }
+    const body = delivery.body ?? (await deps.eventBody(delivery));
+    if (body === null) return dead('the job or campaign this event is about is no longer kept');
     // Per tenant and receiving host (whatever its port), and per tenant: tenants sharing a receiving
     // service never hold each other back, and one tenant's dead receivers leave slots for everyone else.
     const limits = [`host:${delivery.tenantId}:${new URL(url).hostname}`, `tenant:${delivery.tenantId}`];
@@ -128,9 +143,9 @@ export function createDeliveryProcessor(deps: DeliveryDeps) {
         {
           'webhook-id': delivery.webhookId,
           'webhook-timestamp': String(timestamp),
-          'webhook-signature': signatureHeader(secrets, delivery.webhookId, timestamp, delivery.body),
+          'webhook-signature': signatureHeader(secrets, delivery.webhookId, timestamp, body),
         },
-        delivery.body,
+        body,
         deps.timeoutMs,
       );
       statusCode = outcome.status;
@@ -153,10 +168,12 @@ export function createDeliveryProcessor(deps: DeliveryDeps) {
 
     const final = error === null || statusCode === 410 || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const delayMs = final ? 0 : nextDelayMs(deps.retryDelaysSeconds, job.attemptsMade + 1, retryAfterMs);
-    await record(delivery.deliveryId, {
+    await deps.outbox.recordAttempt(delivery, {
       status: error === null ? 'delivered' : final ? 'dead' : 'pending',
-      attempts: JSON.stringify(attemptsLog),
-      next_attempt_at: final ? '' : new Date(Date.now() + delayMs).toISOString(),
+      attempts: attemptsLog,
+      nextAttemptAt: final ? null : new Date(Date.now() + delayMs).toISOString(),
+      // Later attempts send the same bytes, whatever happens to the job's record meanwhile.
+      ...(error !== null && { body }),
     });
 
     if (error === null) {

@@ -29,9 +29,20 @@ const NO_COUNTS: CampaignCounts = {
   cancelled: 0,
 };
 
-type Summary = Omit<CampaignLive, 'tenantId' | 'cancelled' | 'done' | 'unitsPerJob'> & {
-  status: CampaignStatusName;
-};
+type Summary = Pick<
+  CampaignLive,
+  | 'campaignId'
+  | 'name'
+  | 'jobCount'
+  | 'profileCount'
+  | 'sceneCount'
+  | 'variants'
+  | 'priority'
+  | 'metadata'
+  | 'counts'
+  | 'createdAt'
+  | 'finishedAt'
+> & { status: CampaignStatusName };
 
 const fromLive = (live: CampaignLive): Summary => ({
   ...live,

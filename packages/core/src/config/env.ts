@@ -48,8 +48,17 @@ export const envFields = {
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
   REDIS_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_{}-]{1,32}$/)
+    // No braces: the keys' hash tags ({bN}) must be the first braces in every key.
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 characters of A-Z, a-z, 0-9, _ and -')
     .default('cf'),
+  /**
+   * Buckets tenants are spread over (each a Redis Cluster hash slot; see docs/architecture.md). Every process
+   * of a deployment must use the same number, fixed when the deployment is created.
+   */
+  REDIS_BUCKETS: z.coerce.number().int().min(1).max(1024).default(16),
+  /** Attempts per job before it fails for good (retryable failures only), and the first retry's delay. */
+  JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  JOB_BACKOFF_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
   MONGODB_URI: z.url({ protocol: /^mongodb(\+srv)?$/ }).optional(),
   /** Below a second so an unreachable MongoDB is a 503 within one; raise it on a replica set. */
   MONGODB_SERVER_SELECTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(500),

@@ -1,13 +1,16 @@
 import { type CampaignCounts } from '@castforge/schemas';
-import { type Redis } from 'ioredis';
+import { type ChainableCommander, type Redis } from 'ioredis';
 import { AppError } from '../errors';
-import { type RedisKeys } from './keys';
-import { scriptsOf } from './run-scripts';
+import { type CampaignIds } from './job-ids';
+import { MAX_EVENTS_KEPT } from './job-store';
+import { CAMPAIGN_STATUS_INDEXES, type RedisKeys } from './keys';
+import { callScript, defineScripts } from './scripts';
 
 export interface CampaignLive {
   campaignId: string;
   tenantId: string;
   name: string;
+  operation: string;
   jobCount: number;
   profileCount: number;
   sceneCount: number;
@@ -21,6 +24,10 @@ export interface CampaignLive {
   finishedAt: number | null;
   /** Average cost of a job in steps × megapixels, for the ETA. */
   unitsPerJob: number;
+  /** Jobs enqueued so far (all of them once enqueuing is over). */
+  enqueued: number;
+  /** The sealed callback URL, if the campaign has one. */
+  sealedCallbackUrl: string | null;
 }
 
 const COUNT_FIELDS = ['queued', 'pending', 'processing', 'completed', 'failed', 'cancelled'] as const;
@@ -34,6 +41,7 @@ export function parseCampaignLive(campaignId: string, f: Record<string, string>)
     campaignId,
     tenantId: f.tenant,
     name: f.name ?? '',
+    operation: f.op ?? 'generate',
     jobCount: Number(f.job_count ?? 0),
     profileCount: Number(f.profile_count ?? 0),
     sceneCount: Number(f.scene_count ?? 0),
@@ -46,6 +54,8 @@ export function parseCampaignLive(campaignId: string, f: Record<string, string>)
     createdAt: Number(f.created_at ?? 0),
     finishedAt: f.finished_at ? Number(f.finished_at) : null,
     unitsPerJob: Number(f.units_per_job ?? 1),
+    enqueued: Number(f.enq_cursor ?? 0),
+    sealedCallbackUrl: f.callback_url || null,
   };
 }
 
@@ -53,6 +63,7 @@ export interface CampaignSetup {
   campaignId: string;
   tenantId: string;
   name: string;
+  operation: string;
   priority: number;
   lane: string;
   jobCount: number;
@@ -68,34 +79,32 @@ export interface CampaignSetup {
   unitsPerJob: number;
 }
 
+/** How long an enqueuer may go without progress before another process takes over its campaign. */
+export const ENQUEUE_LEASE_MS = 30_000;
+
 /**
- * A campaign's live state in Redis: its counters (moved by the same scripts that move its jobs), the
- * references that let a waiting job's status be read without a record of its own, and its job ids in
- * order. All reads are constant-cost whatever the campaign's size.
+ * A campaign's live state in Redis: its counters (moved by the same scripts that move its jobs), what a
+ * waiting job's status is derived from, and who enqueues it. Every read is constant-cost whatever its size.
  */
-export function createCampaignState(deps: { redis: Redis; keys: RedisKeys; retentionSeconds: number }) {
+export function createCampaignState(deps: {
+  redis: Redis;
+  keys: RedisKeys;
+  ids: CampaignIds;
+  retentionSeconds: number;
+}) {
   const { redis, keys } = deps;
-  const run = scriptsOf(redis);
-  const P = keys.prefix;
-
-  const jobsWithIds = async (campaignId: string) =>
-    Math.floor((await redis.strlen(keys.campaignIds(campaignId))) / 8);
-
-  const jobIds = async (campaignId: string, first: number, count: number): Promise<string[]> => {
-    if (count <= 0) return [];
-    const raw = await redis.getrangeBuffer(keys.campaignIds(campaignId), first * 8, (first + count) * 8 - 1);
-    const ids: string[] = [];
-    for (let at = 0; at + 8 <= raw.length; at += 8)
-      ids.push(`job_${raw.subarray(at, at + 8).toString('hex')}`);
-    return ids;
-  };
+  defineScripts(redis);
+  const bucketOf = (tenantId: string) => keys.forTenant(tenantId);
 
   return {
-    /** Records the campaign and reserves its jobs against the tenant's in-flight limit. */
-    async create(setup: CampaignSetup, maxInFlight: number): Promise<void> {
+    /** Records the campaign, reserves its jobs against the tenant's limit, and makes `owner` its enqueuer. */
+    async create(setup: CampaignSetup, maxInFlight: number, owner: string): Promise<void> {
+      const b = bucketOf(setup.tenantId);
       const extra: (string | number)[] = [
         'name',
         setup.name,
+        'op',
+        setup.operation,
         'profile_count',
         setup.profiles.length,
         'priority',
@@ -109,20 +118,37 @@ export function createCampaignState(deps: { redis: Redis; keys: RedisKeys; reten
       ];
       if (setup.metadata) extra.push('metadata', JSON.stringify(setup.metadata));
       if (setup.sealedCallbackUrl) extra.push('callback_url', setup.sealedCallbackUrl);
-      const [result, inflight] = (await run.campaignCreate(
-        keys.campaign(setup.campaignId),
-        P,
-        setup.campaignId,
-        setup.tenantId,
-        setup.lane,
-        setup.jobCount,
-        maxInFlight,
-        Date.now(),
-        setup.profiles.length,
-        ...setup.profiles,
-        setup.sceneMetadata.length,
-        ...setup.sceneMetadata,
-        ...extra,
+      const now = Date.now();
+      const [result, inflight] = (await callScript(
+        redis,
+        'campaignCreate',
+        [
+          b.campaign(setup.campaignId),
+          b.campaignProfiles(setup.campaignId),
+          b.campaignScenes(setup.campaignId),
+          b.stats,
+          b.inflight,
+          b.campaigns,
+          b.enqueuing,
+          b.laneSeq(setup.lane),
+          b.bull(setup.lane).meta,
+        ],
+        [
+          setup.campaignId,
+          setup.tenantId,
+          setup.lane,
+          setup.jobCount,
+          maxInFlight,
+          now,
+          owner,
+          now + ENQUEUE_LEASE_MS,
+          MAX_EVENTS_KEPT,
+          setup.profiles.length,
+          ...setup.profiles,
+          setup.sceneMetadata.length,
+          ...setup.sceneMetadata,
+          ...extra,
+        ],
       )) as [number, number?];
       if (result === -2) {
         throw new AppError(
@@ -135,37 +161,103 @@ export function createCampaignState(deps: { redis: Redis; keys: RedisKeys; reten
       if (result === -1) throw new AppError('CONFLICT', `campaign ${setup.campaignId} already exists`);
     },
 
-    /** Records the ids of jobs `first`… of a campaign: where each belongs, and the ordered id list. */
-    async addJobRefs(campaignId: string, first: number, jobIds: readonly string[]): Promise<void> {
-      const pipeline = redis.pipeline();
-      jobIds.forEach((jobId, offset) => {
-        pipeline.hset(keys.jobRef(jobId), jobId.slice(7), `${campaignId}:${first + offset}`);
-      });
-      // The id list is append-only; its length says how many jobs have ids (used to resume).
-      pipeline.setrange(
-        keys.campaignIds(campaignId),
-        first * 8,
-        Buffer.from(jobIds.map((id) => id.slice(4)).join(''), 'hex'),
-      );
-      const results = await pipeline.exec();
-      const failed = results?.find(([err]) => err);
-      if (failed?.[0]) throw failed[0];
+    async exists(tenantId: string, campaignId: string): Promise<boolean> {
+      return (await redis.exists(bucketOf(tenantId).campaign(campaignId))) === 1;
     },
 
-    /** How many jobs already have ids (after a crash mid-enqueue). */
-    jobsWithIds,
-    /** The ids of jobs `first` … `first + count - 1`, in order. */
-    jobIds,
+    /**
+     * Adds jobs `first`… of a campaign (queued on one pipeline by `addJobs`), then advances the enqueue cursor
+     * and marks the lane ready, in that order on one connection. False when `owner` lost the lease.
+     */
+    async enqueueChunk(
+      tenantId: string,
+      campaign: { campaignId: string; lane: string },
+      owner: string,
+      cursor: number,
+      queue: {
+        /** A pipeline on the connection BullMQ uses (its client wraps ours; the scripts exist on both). */
+        pipeline: () => Promise<ChainableCommander>;
+        add: (pipeline: ChainableCommander) => void;
+      },
+    ): Promise<boolean> {
+      const b = bucketOf(tenantId);
+      const pipeline = await queue.pipeline();
+      pipeline.hsetnx(b.bull(campaign.lane).meta, 'opts.maxLenEvents', MAX_EVENTS_KEPT);
+      queue.add(pipeline);
+      const now = Date.now();
+      void callScript(
+        pipeline,
+        'campaignEnqueued',
+        [b.campaign(campaign.campaignId), b.enqueuing, b.ready],
+        [
+          campaign.campaignId,
+          owner,
+          cursor,
+          now,
+          now + ENQUEUE_LEASE_MS,
+          campaign.lane,
+          keys.readyChannel,
+          b.bucket,
+        ],
+      );
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([err]) => err);
+      if (failed?.[0]) throw failed[0];
+      return results.at(-1)?.[1] === 1;
+    },
+
+    /** Takes over a campaign whose enqueuer stopped; the cursor to go on from, or null if not to be taken. */
+    async takeover(tenantId: string, campaignId: string, owner: string): Promise<number | null> {
+      const b = bucketOf(tenantId);
+      const now = Date.now();
+      const cursor = Number(
+        await callScript(
+          redis,
+          'campaignTakeover',
+          [b.campaign(campaignId), b.enqueuing],
+          [campaignId, owner, now, now + ENQUEUE_LEASE_MS],
+        ),
+      );
+      return cursor >= 0 ? cursor : null;
+    },
+
+    /** Campaigns of every bucket whose enqueuer's lease has run out. */
+    async stalledEnqueues(): Promise<{ bucket: number; campaignId: string }[]> {
+      const now = Date.now();
+      const buckets = keys.allBuckets();
+      const lists = await Promise.all(
+        buckets.map((b) => redis.zrangebyscore(b.enqueuing, '-inf', now, 'LIMIT', 0, 20)),
+      );
+      return lists.flatMap((ids, i) => ids.map((campaignId) => ({ bucket: buckets[i]!.bucket, campaignId })));
+    },
+
+    /** The tenant a campaign of a bucket belongs to, while it is live. */
+    async tenantOf(bucket: number, campaignId: string): Promise<string | null> {
+      return redis.hget(keys.bucket(bucket).campaign(campaignId), 'tenant');
+    },
+
+    /** A new campaign's number, from which its id and its jobs' ids are derived. */
+    async nextNumber(): Promise<number> {
+      return redis.incr(keys.campaignSeq);
+    },
+
+    /** The ids of jobs `first` … `first + count - 1`, in order (derived, nothing stored per job). */
+    jobIds(campaignId: string, first: number, count: number): string[] {
+      const n = deps.ids.campaignNumber(campaignId);
+      if (n === null) return [];
+      return Array.from({ length: Math.max(0, count) }, (_, i) => deps.ids.jobId(n, first + i));
+    },
 
     /** Job ids of a status that only started jobs have, from `fromIndex` on, with their indexes. */
     async jobsByStatus(
+      tenantId: string,
       campaignId: string,
       status: string,
       fromIndex: number,
       limit: number,
     ): Promise<{ jobId: string; index: number }[]> {
       const flat = await redis.zrangebyscore(
-        keys.campaignByStatus(campaignId, status),
+        bucketOf(tenantId).campaignByStatus(campaignId, status),
         fromIndex,
         '+inf',
         'WITHSCORES',
@@ -178,11 +270,18 @@ export function createCampaignState(deps: { redis: Redis; keys: RedisKeys; reten
       return out;
     },
 
-    async read(campaignId: string): Promise<CampaignLive | null> {
-      return parseCampaignLive(campaignId, await redis.hgetall(keys.campaign(campaignId)));
+    async read(tenantId: string, campaignId: string): Promise<CampaignLive | null> {
+      const live = parseCampaignLive(
+        campaignId,
+        await redis.hgetall(bucketOf(tenantId).campaign(campaignId)),
+      );
+      return live?.tenantId === tenantId ? live : null;
     },
 
-    /** Cancels every job not yet ended. Returns the ids of jobs that were pending or running. */
+    /**
+     * Cancels every job not yet ended: the waiting ones at once, the started ones record by record (their keys
+     * declared, in rounds until none is left). Returns how it went and the ids of started jobs it ended.
+     */
     async cancel(
       tenantId: string,
       campaignId: string,
@@ -192,43 +291,72 @@ export function createCampaignState(deps: { redis: Redis; keys: RedisKeys; reten
       done: boolean;
       jobIds: string[];
     }> {
-      const reply = (await run.campaignCancel(
-        keys.campaign(campaignId),
-        P,
-        campaignId,
-        tenantId,
-        Date.now(),
-        deps.retentionSeconds,
-      )) as [string, number?, number?, ...string[]];
-      const [outcome, waiting, done, ...jobIds] = reply;
-      return {
-        outcome: outcome as 'cancelled' | 'ended' | 'missing',
-        waiting: Number(waiting ?? 0),
-        done: done === 1,
-        jobIds,
-      };
+      const b = bucketOf(tenantId);
+      const ended: string[] = [];
+      let declared = [
+        ...(await redis.zrange(b.campaignByStatus(campaignId, 'pending'), 0, -1)),
+        ...(await redis.zrange(b.campaignByStatus(campaignId, 'processing'), 0, -1)),
+      ];
+      let waiting = 0;
+      let done = false;
+      for (let phase = 1; ; phase++) {
+        const reply = (await callScript(
+          redis,
+          'campaignCancel',
+          [
+            b.campaign(campaignId),
+            b.stats,
+            b.inflight,
+            b.running,
+            b.outbox,
+            b.campaigns,
+            ...CAMPAIGN_STATUS_INDEXES.map((s) => b.campaignByStatus(campaignId, s)),
+            ...declared.map((id) => b.job(id)),
+          ],
+          [
+            campaignId,
+            tenantId,
+            Date.now(),
+            deps.retentionSeconds,
+            keys.cancelChannel,
+            phase === 1 ? '1' : '2',
+            ...declared,
+          ],
+        )) as [string, number?, number?, ...string[]];
+        const [outcome, cancelledWaiting, campaignDone, ...left] = reply;
+        if (outcome !== 'cancelled') {
+          if (phase === 1)
+            return { outcome: outcome as 'ended' | 'missing', waiting: 0, done: false, jobIds: [] };
+          break;
+        }
+        if (phase === 1) waiting = Number(cancelledWaiting ?? 0);
+        ended.push(...declared);
+        done ||= campaignDone === 1;
+        if (!left.length || phase > 20) break;
+        declared = left;
+      }
+      return { outcome: 'cancelled', waiting, done, jobIds: ended };
     },
 
-    /**
-     * Forgets a campaign's live state once it has ended and its retention passed: its references, id list,
-     * counters and indexes. Done in batches, so a 100,000-job campaign never blocks Redis.
-     */
-    async forget(campaignId: string): Promise<void> {
-      const total = await jobsWithIds(campaignId);
-      for (let first = 0; first < total; first += 1000) {
-        const ids = await jobIds(campaignId, first, Math.min(1000, total - first));
-        const pipeline = redis.pipeline();
-        for (const id of ids) pipeline.hdel(keys.jobRef(id), id.slice(7));
-        await pipeline.exec();
-      }
+    /** Campaigns of every bucket that ended and whose retention has passed. */
+    async dueToForget(): Promise<{ bucket: number; campaignId: string }[]> {
+      const now = Date.now();
+      const buckets = keys.allBuckets();
+      const lists = await Promise.all(
+        buckets.map((b) => redis.zrangebyscore(b.campaigns, 1, now, 'LIMIT', 0, 10)),
+      );
+      return lists.flatMap((ids, i) => ids.map((campaignId) => ({ bucket: buckets[i]!.bucket, campaignId })));
+    },
+
+    /** Forgets an ended campaign's live state once its retention passed (MongoDB keeps its outcome). */
+    async forget(bucket: number, campaignId: string): Promise<void> {
+      const b = keys.bucket(bucket);
+      if ((await redis.zrem(b.campaigns, campaignId)) !== 1) return;
       await redis.unlink(
-        keys.campaign(campaignId),
-        keys.campaignIds(campaignId),
-        keys.campaignProfiles(campaignId),
-        keys.campaignScenes(campaignId),
-        ...['pending', 'processing', 'completed', 'failed', 'cancelled'].map((s) =>
-          keys.campaignByStatus(campaignId, s),
-        ),
+        b.campaign(campaignId),
+        b.campaignProfiles(campaignId),
+        b.campaignScenes(campaignId),
+        ...CAMPAIGN_STATUS_INDEXES.map((s) => b.campaignByStatus(campaignId, s)),
       );
     },
   };

@@ -7,28 +7,45 @@ const SAMPLES = 200;
 export const costUnits = (steps: number, width: number, height: number) =>
   Math.max(0.01, (steps * width * height) / 1e6);
 
-/** Called by the worker after each inference: keeps the last 200 measurements. */
-export async function recordInference(
-  redis: Redis,
-  keys: RedisKeys,
-  inferenceMs: number,
-  units: number,
-): Promise<void> {
-  await redis
-    .multi()
-    .lpush(keys.durations, `${Math.round(inferenceMs)}:${units.toFixed(4)}`)
-    .ltrim(keys.durations, 0, SAMPLES - 1)
-    .exec();
+/** What a worker process tells the others (and the API) about itself, every few seconds. */
+export interface WorkerBeat {
+  slots: number;
+  /** The backend it drives and the operations it runs (SPEC §12), for the capability check at submit. */
+  backend?: string;
+  operations?: string[];
 }
 
-/** Called by each worker process every few seconds: how many GPU slots it drives. */
+/** Called by each worker process every few seconds: its GPU slots, backend and operations. */
 export async function heartbeat(
   redis: Redis,
   keys: RedisKeys,
   workerId: string,
-  slots: number,
+  beat: WorkerBeat,
 ): Promise<void> {
-  await redis.hset(keys.workers, workerId, JSON.stringify({ slots, at: Date.now() }));
+  await redis.hset(keys.workers, workerId, JSON.stringify({ ...beat, at: Date.now() }));
+}
+
+/** Live workers (heartbeat within `withinMs`), by id. Stale entries of workers that died are removed. */
+export async function liveWorkers(
+  redis: Redis,
+  keys: RedisKeys,
+  withinMs = 15_000,
+): Promise<Map<string, WorkerBeat & { at: number }>> {
+  const all = await redis.hgetall(keys.workers);
+  const now = Date.now();
+  const live = new Map<string, WorkerBeat & { at: number }>();
+  const stale: string[] = [];
+  for (const [id, value] of Object.entries(all)) {
+    try {
+      const w = JSON.parse(value) as WorkerBeat & { at?: number };
+      if (typeof w.at === 'number' && now - w.at < withinMs) live.set(id, { ...w, at: w.at });
+      else if (typeof w.at !== 'number' || now - w.at > 3600_000) stale.push(id);
+    } catch {
+      stale.push(id);
+    }
+  }
+  if (stale.length) await redis.hdel(keys.workers, ...stale);
+  return live;
 }
 
 export async function removeWorker(redis: Redis, keys: RedisKeys, workerId: string): Promise<void> {
@@ -57,28 +74,22 @@ export function createEstimator(
   let refreshing: Promise<void> | undefined;
 
   const refresh = async () => {
-    const [samples, workers] = await Promise.all([
-      redis.lrange(keys.durations, 0, SAMPLES - 1),
-      redis.hgetall(keys.workers),
+    // The samples live in each bucket, written by the script that ends a job; all are read at once.
+    const [lists, workers] = await Promise.all([
+      Promise.all(keys.allBuckets().map((b) => redis.lrange(b.durations, 0, SAMPLES - 1))),
+      liveWorkers(redis, keys),
     ]);
     msPerUnit = median(
-      samples
+      lists
+        .flat()
         .map((s) => s.split(':').map(Number))
         .filter(([ms, units]) => Number.isFinite(ms) && Number.isFinite(units) && units! > 0)
         .map(([ms, units]) => ms! / units!),
     );
-    const now = Date.now();
     let live = 0;
-    for (const value of Object.values(workers)) {
-      try {
-        const w = JSON.parse(value) as { slots?: number; at?: number };
-        if (typeof w.slots === 'number' && typeof w.at === 'number' && now - w.at < 15_000) live += w.slots;
-      } catch {
-        // a malformed heartbeat is ignored; the next one replaces it
-      }
-    }
+    for (const w of workers.values()) if (typeof w.slots === 'number') live += w.slots;
     slots = Math.max(1, live);
-    refreshedAt = now;
+    refreshedAt = Date.now();
   };
 
   const fresh = async () => {

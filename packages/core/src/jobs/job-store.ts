@@ -1,122 +1,40 @@
-import {
-  type FailureReasonCode,
-  FailureReasonCode as FailureReasonCodeSchema,
-  JobStatusName,
-  type JobStatusName as JobStatusNameType,
-} from '@castforge/schemas';
-import { type Redis } from 'ioredis';
+import { type FailureReasonCode, JobStatusName } from '@castforge/schemas';
+import { type ChainableCommander, type Redis } from 'ioredis';
 import { AppError } from '../errors';
-import { type RedisKeys, bullPriority } from './keys';
-import { scriptsOf } from './run-scripts';
+import { type CampaignIds } from './job-ids';
+import { type JobRecord, recordFromReply, toPairs } from './job-record';
+import { type BucketKeys, CAMPAIGN_STATUS_INDEXES, type RedisKeys, campaignLaneFor, lanesOf } from './keys';
+import { callScript, defineScripts } from './scripts';
 
-/** A status record as stored, with numbers parsed. Times are epoch milliseconds. */
-export interface JobRecord {
+export * from './job-record';
+
+/** Which job, whose, and (for a campaign job) which campaign and index: what a script's keys are built from. */
+export interface JobRef {
   jobId: string;
   tenantId: string;
-  status: JobStatusNameType;
-  progress: number;
-  endpoint: string;
-  profileId: string | null;
-  profileVersion: number | null;
-  campaignId: string | null;
-  campaignIndex: number | null;
-  seed: number | null;
-  prompt: string | null;
-  queuedAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  inferenceMs: number | null;
-  attempts: number;
-  resultKey: string | null;
-  resultMimeType: string | null;
-  resultSizeBytes: number | null;
-  resultExpiresAt: number | null;
-  error: string | null;
-  failureReasonCode: FailureReasonCode | null;
-  retryable: boolean | null;
-  metadata: Record<string, unknown> | null;
-  lane: string | null;
-  /** Jobs ahead of this one while it is queued. */
-  ahead: number | null;
-}
-
-const num = (value: string | undefined) => (value === undefined || value === '' ? null : Number(value));
-
-export function parseRecord(jobId: string, fields: Record<string, string>): JobRecord {
-  const status = JobStatusName.parse(fields.status);
-  const code = FailureReasonCodeSchema.safeParse(fields.failure_reason_code);
-  return {
-    jobId,
-    tenantId: fields.tenant ?? '',
-    status,
-    progress: num(fields.progress) ?? 0,
-    endpoint: fields.endpoint ?? '/generate/image/v1',
-    profileId: fields.profile_id || null,
-    profileVersion: num(fields.profile_version),
-    campaignId: fields.campaign_id || null,
-    campaignIndex: num(fields.campaign_index),
-    seed: num(fields.seed),
-    prompt: fields.prompt ?? null,
-    queuedAt: num(fields.queued_at) ?? 0,
-    startedAt: num(fields.started_at),
-    finishedAt: num(fields.finished_at),
-    inferenceMs: num(fields.inference_ms),
-    attempts: num(fields.attempts) ?? 0,
-    resultKey: fields.result_key || null,
-    resultMimeType: fields.result_mime_type || null,
-    resultSizeBytes: num(fields.result_size_bytes),
-    resultExpiresAt: num(fields.result_expires_at),
-    error: fields.error || null,
-    failureReasonCode: code.success ? code.data : null,
-    retryable: fields.retryable === undefined || fields.retryable === '' ? null : fields.retryable === '1',
-    metadata: fields.metadata ? (JSON.parse(fields.metadata) as Record<string, unknown>) : null,
-    lane: fields.lane || null,
-    ahead: num(fields.__ahead),
-  };
-}
-
-/** The READ script's answer (a field/value list, or nil for unknown and foreign ids) as a record. */
-function fromReadReply(jobId: string, reply: unknown): JobRecord | null {
-  if (!reply) return null;
-  const list = reply as string[];
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < list.length; i += 2) fields[list[i]!] = list[i + 1]!;
-  return parseRecord(jobId, fields);
-}
-
-function toPairs(fields: Record<string, string | number | null | undefined>): string[] {
-  const pairs: string[] = [];
-  for (const [name, value] of Object.entries(fields)) {
-    if (value !== undefined && value !== null) pairs.push(name, String(value));
-  }
-  return pairs;
+  campaign?: { campaignId: string; index: number };
 }
 
 export interface NewJob {
   jobId: string;
   tenantId: string;
   lane: string;
-  /** SPEC priority 0..10; jobs above 0 wait in the tenant's priority lane, highest first. */
-  priority?: number;
-  queuedAt: number;
-  profileId?: string;
-  profileVersion?: number;
-  metadata?: Record<string, unknown>;
-  callbackUrl?: string;
+  /** Order within the lane: BullMQ priority × 1e12 in a priority lane, else 0. */
+  orderBase: number;
+  /** The record's fields (op, profile, metadata, sealed callback URL and inputs, units, …). */
+  fields: Record<string, string | number | boolean | null | undefined>;
 }
 
 export type StartResult =
   | { kind: 'started'; attempts: number; seed: number; prompt: string }
-  | { kind: 'terminal'; status: JobStatusNameType }
+  | { kind: 'terminal'; status: JobStatusName }
   | { kind: 'missing' };
 
 export interface FinishResult {
   /** False when the job had already ended (or is unknown): nothing changed. */
   changed: boolean;
   /** The status before (when changed) or the status it already had. */
-  previous: JobStatusNameType | null;
-  callbackUrl: string | null;
-  campaignId: string | null;
+  previous: JobStatusName | null;
   /** True for the one transition that ended the last job of a campaign. */
   campaignDone: boolean;
 }
@@ -132,74 +50,170 @@ export interface FinishFields {
   result_expires_at?: number;
 }
 
-const flags = (fields: FinishFields) => ({
-  ...fields,
-  retryable: fields.retryable === undefined ? undefined : fields.retryable ? '1' : '0',
-});
+export interface FinishOptions {
+  /** Only a job of this tenant (the API's cancel); the worker that holds a job leaves it out. */
+  tenantId?: string;
+  /** Indexes a stored result for the expiry sweep. */
+  result?: { key: string; expiresAt: number };
+  /** The inference's duration and cost, for estimates. */
+  sample?: { ms: number; units: number };
+  /** The reconciler: end the job only if its BullMQ job is gone (`lane` names where it was). */
+  onlyIfGoneFrom?: string;
+}
+
+/** Maximum events BullMQ keeps per lane (it defaults to 10,000; nothing of ours reads them). */
+export const MAX_EVENTS_KEPT = 10;
+
+const campaignBlock = (b: BucketKeys, campaignId: string) => [
+  b.campaign(campaignId),
+  ...CAMPAIGN_STATUS_INDEXES.map((status) => b.campaignByStatus(campaignId, status)),
+  b.campaignProfiles(campaignId),
+  b.campaignScenes(campaignId),
+];
 
 /**
- * The per-job status record (SPEC §4): written by the API and the workers, read by status polls in one
- * round trip whatever the queue depth. BullMQ holds the work; this record holds the truth users see.
+ * The per-job status record (SPEC §4): written only by the scripts, read by status polls in one round trip
+ * whatever the queue depth. BullMQ holds the work; this record holds the truth users see.
  */
-export function createJobStore(deps: { redis: Redis; keys: RedisKeys; retentionSeconds: number }) {
-  const { redis, keys } = deps;
-  const run = scriptsOf(redis);
-  const P = keys.prefix;
+export function createJobStore(deps: {
+  redis: Redis;
+  keys: RedisKeys;
+  ids: CampaignIds;
+  retentionSeconds: number;
+}) {
+  const { redis, keys, ids } = deps;
+  defineScripts(redis);
+
+  /** A job id as seen by the API: if it can be a campaign job, the campaign it would belong to. */
+  const refOf = (tenantId: string, jobId: string): JobRef => {
+    const parsed = ids.parseJobId(jobId);
+    return parsed
+      ? { jobId, tenantId, campaign: { campaignId: ids.campaignId(parsed.n), index: parsed.index } }
+      : { jobId, tenantId };
+  };
+  const campaignKeysOf = (b: BucketKeys, ref: JobRef) =>
+    ref.campaign ? campaignBlock(b, ref.campaign.campaignId) : [];
+  const campaignArgs = (ref: JobRef) =>
+    ref.campaign ? [ref.campaign.index, ref.campaign.campaignId] : ['', ''];
+
+  function readArgs(tenantId: string, jobId: string) {
+    const ref = refOf(tenantId, jobId);
+    const b = keys.forTenant(tenantId);
+    const lanes = lanesOf(tenantId);
+    return {
+      keys: [
+        b.job(jobId),
+        b.laneQueue(lanes.normal),
+        b.laneQueue(lanes.high),
+        b.laneSeq(lanes.campaign),
+        ...campaignKeysOf(b, ref),
+      ],
+      args: [jobId, tenantId, ...campaignArgs(ref)],
+    };
+  }
 
   async function finish(
-    jobId: string,
+    ref: JobRef,
     status: 'completed' | 'failed' | 'cancelled',
     fields: FinishFields,
-    tenantId = '',
+    options: FinishOptions = {},
   ): Promise<FinishResult> {
-    const reply = (await run.jobFinish(
-      keys.job(jobId),
-      P,
-      jobId,
-      status,
-      Date.now(),
-      deps.retentionSeconds,
-      tenantId,
-      ...toPairs(flags(fields)),
-    )) as [number, string, string?, string?, number?];
-    const [changed, previous, callbackUrl, campaignId, done] = reply;
+    const b = keys.forTenant(ref.tenantId);
+    const lanes = lanesOf(ref.tenantId);
+    const bullLane = options.onlyIfGoneFrom ?? lanes.normal;
+    const reply = (await callScript(
+      redis,
+      'jobFinish',
+      [
+        b.job(ref.jobId),
+        b.stats,
+        b.inflight,
+        b.running,
+        b.outbox,
+        b.results,
+        b.durations,
+        b.campaigns,
+        b.laneQueue(lanes.normal),
+        b.laneQueue(lanes.high),
+        b.bullJob(bullLane, ref.jobId),
+        ...campaignKeysOf(b, ref),
+      ],
+      [
+        ref.jobId,
+        status,
+        Date.now(),
+        deps.retentionSeconds,
+        options.tenantId ?? '',
+        ...campaignArgs(ref),
+        keys.cancelChannel,
+        options.onlyIfGoneFrom ? '1' : '',
+        options.result?.key ?? '',
+        options.result?.expiresAt ?? '',
+        options.sample ? `${Math.round(options.sample.ms)}:${options.sample.units.toFixed(4)}` : '',
+        ...toPairs({ ...fields }),
+      ],
+    )) as [number, string, number?];
+    const [changed, previous, done] = reply;
     return {
       changed: changed === 1,
       previous: previous ? JobStatusName.parse(previous) : null,
-      callbackUrl: callbackUrl || null,
-      campaignId: campaignId || null,
       campaignDone: done === 1,
     };
   }
 
   return {
     keys,
+    ids,
+    refOf,
 
-    /** Records a new queued job; throws 429 when the tenant has too many jobs not yet ended. */
-    async create(job: NewJob, maxInFlight: number): Promise<{ seq: number; ahead: number }> {
-      const fields = {
-        tenant: job.tenantId,
-        status: 'queued',
-        progress: 0,
-        endpoint: '/generate/image/v1',
-        profile_id: job.profileId,
-        profile_version: job.profileVersion,
-        queued_at: job.queuedAt,
-        attempts: 0,
-        metadata: job.metadata ? JSON.stringify(job.metadata) : undefined,
-        lane: job.lane,
-        callback_url: job.callbackUrl,
-      };
-      const [seq, ahead] = (await run.jobCreate(
-        keys.job(job.jobId),
-        P,
-        job.jobId,
-        job.tenantId,
-        job.lane,
-        maxInFlight,
-        job.priority ? bullPriority(job.priority) * 1e12 : 0,
-        ...toPairs(fields),
-      )) as [number, number?];
+    /**
+     * Records a new queued single job and adds it to BullMQ in ONE transaction (`addToQueue` queues the add
+     * on the MULTI), so neither can exist without the other, whatever fails or times out.
+     */
+    async submit(
+      job: NewJob,
+      maxInFlight: number,
+      queue: {
+        /** A MULTI on the connection BullMQ uses (its client wraps ours; the scripts exist on both). */
+        transaction: () => Promise<ChainableCommander>;
+        add: (multi: ChainableCommander) => void;
+      },
+    ): Promise<{ seq: number; ahead: number }> {
+      const b = keys.forTenant(job.tenantId);
+      const lanes = lanesOf(job.tenantId);
+      const multi = await queue.transaction();
+      void callScript(
+        multi,
+        'jobCreate',
+        [
+          b.job(job.jobId),
+          b.laneSeq(job.lane),
+          b.laneQueue(job.lane),
+          b.laneQueue(lanes.high),
+          b.stats,
+          b.inflight,
+          b.ready,
+          b.bull(job.lane).meta,
+          b.bullJob(job.lane, job.jobId),
+        ],
+        [
+          job.jobId,
+          job.tenantId,
+          job.lane,
+          maxInFlight,
+          job.orderBase,
+          Date.now(),
+          MAX_EVENTS_KEPT,
+          keys.readyChannel,
+          b.bucket,
+          ...toPairs({ tenant: job.tenantId, status: 'queued', progress: 0, attempts: 0, ...job.fields }),
+        ],
+      );
+      queue.add(multi);
+      const results = await multi.exec();
+      const [createErr, reply] = results?.[0] ?? [new Error('the transaction was discarded'), null];
+      if (createErr) throw createErr;
+      const [seq, ahead] = reply as [number, number?];
       if (seq === -2) {
         throw new AppError(
           'CONCURRENT_JOBS_EXCEEDED',
@@ -208,56 +222,77 @@ export function createJobStore(deps: { redis: Redis; keys: RedisKeys; retentionS
         );
       }
       if (seq === -1) throw new AppError('CONFLICT', `job ${job.jobId} already exists`);
+      const addErr = results?.[1]?.[0];
+      if (addErr) {
+        // The record exists but BullMQ refused the job: end it now rather than leave it queued forever.
+        await finish({ jobId: job.jobId, tenantId: job.tenantId }, 'failed', {
+          error: 'the job could not be queued',
+          failure_reason_code: 'INTERNAL_ERROR',
+          retryable: true,
+        });
+        throw addErr;
+      }
       return { seq, ahead: ahead ?? 0 };
     },
 
-    async discard(jobId: string): Promise<void> {
-      await run.jobDiscard(keys.job(jobId), P, jobId);
+    /** Whether a job's record exists (after a submit whose reply was lost: did it happen?). */
+    async exists(tenantId: string, jobId: string): Promise<boolean> {
+      return (await redis.exists(keys.forTenant(tenantId).job(jobId))) === 1;
     },
 
     /** The job as its tenant sees it; null for unknown and foreign ids alike. */
     async read(tenantId: string, jobId: string): Promise<JobRecord | null> {
-      return fromReadReply(jobId, await run.jobRead(keys.job(jobId), P, jobId, tenantId));
+      const { keys: k, args } = readArgs(tenantId, jobId);
+      return recordFromReply(jobId, await callScript(redis, 'jobRead', k, args));
     },
 
     /** Many statuses in one round trip (a page of a campaign's jobs). */
     async readMany(tenantId: string, jobIds: readonly string[]): Promise<(JobRecord | null)[]> {
       if (!jobIds.length) return [];
-      // Scripts defined with defineCommand exist on pipelines too, where they queue rather than run.
-      const pipeline = redis.pipeline() as unknown as {
-        jobRead(...args: (string | number)[]): unknown;
-        exec(): Promise<[Error | null, unknown][]>;
-      };
-      for (const jobId of jobIds) pipeline.jobRead(keys.job(jobId), P, jobId, tenantId);
-      const results = await pipeline.exec();
+      const pipeline = redis.pipeline();
+      for (const jobId of jobIds) {
+        const { keys: k, args } = readArgs(tenantId, jobId);
+        void callScript(pipeline, 'jobRead', k, args);
+      }
+      const results = (await pipeline.exec()) ?? [];
       return results.map(([err, reply], i) => {
         if (err) throw err;
-        return fromReadReply(jobIds[i]!, reply);
+        return recordFromReply(jobIds[i]!, reply);
       });
     },
 
     /** Reads fields without a tenant check, for the worker that holds the job. */
-    async peek(jobId: string, ...fields: string[]): Promise<(string | null)[]> {
-      return redis.hmget(keys.job(jobId), ...fields);
+    async peek(ref: Pick<JobRef, 'jobId' | 'tenantId'>, ...fields: string[]): Promise<(string | null)[]> {
+      return redis.hmget(keys.forTenant(ref.tenantId).job(ref.jobId), ...fields);
     },
 
     async start(
-      jobId: string,
-      attempt: {
-        worker: string;
-        prompt: string;
-        seed: number;
-        materialize?: Record<string, string | number | undefined>;
-      },
+      ref: JobRef,
+      attempt: { worker: string; prompt: string; seed: number; fields?: Record<string, string | undefined> },
     ): Promise<StartResult> {
-      const reply = (await run.jobStart(
-        keys.job(jobId),
-        P,
-        jobId,
-        Date.now(),
-        attempt.worker,
-        attempt.prompt,
-        attempt.seed,
+      const b = keys.forTenant(ref.tenantId);
+      const lanes = lanesOf(ref.tenantId);
+      const reply = (await callScript(
+        redis,
+        'jobStart',
+        [
+          b.job(ref.jobId),
+          b.stats,
+          b.running,
+          b.laneQueue(lanes.normal),
+          b.laneQueue(lanes.high),
+          b.laneSeq(campaignLaneFor(ref.tenantId)),
+          ...campaignKeysOf(b, ref),
+        ],
+        [
+          ref.jobId,
+          Date.now(),
+          attempt.worker,
+          attempt.prompt,
+          attempt.seed,
+          ...campaignArgs(ref),
+          ...toPairs(attempt.fields ?? {}),
+        ],
       )) as [string, (string | number)?, string?, string?];
       if (reply[0] === 'started') {
         return {
@@ -271,22 +306,31 @@ export function createJobStore(deps: { redis: Redis; keys: RedisKeys; retentionS
       return { kind: 'missing' };
     },
 
-    async progress(jobId: string, percent: number): Promise<void> {
-      await run.jobProgress(keys.job(jobId), P, jobId, Math.max(0, Math.min(99, Math.floor(percent))));
+    async progress(ref: JobRef, percent: number): Promise<void> {
+      const b = keys.forTenant(ref.tenantId);
+      await callScript(
+        redis,
+        'jobProgress',
+        [b.job(ref.jobId)],
+        [Math.max(0, Math.min(99, Math.floor(percent)))],
+      );
     },
 
-    /** processing → pending while the job waits out a retry back-off. */
-    async retry(jobId: string, failure: { error: string; code: FailureReasonCode }): Promise<boolean> {
-      const changed = await run.jobRetry(
-        keys.job(jobId),
-        P,
-        jobId,
-        'error',
-        failure.error,
-        'failure_reason_code',
-        failure.code,
-        'retryable',
-        '1',
+    /**
+     * processing → pending: a retryable failure with attempts left (the attempt's failure is shown), or a job
+     * handed back by a worker that is shutting down (no failure).
+     */
+    async retry(ref: JobRef, failure?: { error: string; code: FailureReasonCode }): Promise<boolean> {
+      const b = keys.forTenant(ref.tenantId);
+      const changed = await callScript(
+        redis,
+        'jobRetry',
+        [b.job(ref.jobId), b.stats, b.running, ...campaignKeysOf(b, ref)],
+        [
+          ref.jobId,
+          Date.now(),
+          ...(failure ? ['error', failure.error, 'failure_reason_code', failure.code, 'retryable', '1'] : []),
+        ],
       );
       return changed === 1;
     },
@@ -296,21 +340,31 @@ export function createJobStore(deps: { redis: Redis; keys: RedisKeys; retentionS
     /** Cancels a job of this tenant that has not ended (SPEC §4). */
     cancel(tenantId: string, jobId: string): Promise<FinishResult> {
       return finish(
-        jobId,
+        refOf(tenantId, jobId),
         'cancelled',
         { error: 'the job was cancelled', failure_reason_code: 'CANCELLED', retryable: false },
-        tenantId,
+        { tenantId },
       );
     },
 
-    /** Jobs by live state across the deployment. */
+    /** Jobs by live state across the deployment: one HMGET per bucket, all in flight at once. */
     async stateCounts(): Promise<Record<'queued' | 'processing' | 'pending', number>> {
-      const [queued, processing, pending] = await redis.hmget(keys.stats, 'queued', 'processing', 'pending');
-      return {
-        queued: Number(queued ?? 0),
-        processing: Number(processing ?? 0),
-        pending: Number(pending ?? 0),
-      };
+      // Not a pipeline: in a cluster the buckets live on different shards, and ioredis sends these to each.
+      const rows = await Promise.all(
+        keys.allBuckets().map((b) => redis.hmget(b.stats, 'queued', 'processing', 'pending')),
+      );
+      const totals = { queued: 0, processing: 0, pending: 0 };
+      for (const [queued, processing, pending] of rows) {
+        totals.queued += Number(queued ?? 0);
+        totals.processing += Number(processing ?? 0);
+        totals.pending += Number(pending ?? 0);
+      }
+      return totals;
+    },
+
+    /** Jobs of a tenant not yet ended (what CONCURRENT_JOBS_EXCEEDED counts). */
+    async inFlight(tenantId: string): Promise<number> {
+      return Number((await redis.hget(keys.forTenant(tenantId).inflight, tenantId)) ?? 0);
     },
   };
 }

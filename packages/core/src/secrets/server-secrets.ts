@@ -26,6 +26,9 @@ export async function serverSecret(connection: Connection, name: string, explici
   const Secrets =
     (connection.models.ServerSecret as Model<ServerSecretDoc> | undefined) ??
     connection.model<ServerSecretDoc>('ServerSecret', schema);
+  // Built explicitly (autoIndex is off): without the unique index two processes starting together on a real
+  // mongod could each insert a secret and sign with different keys.
+  await Secrets.createIndexes();
   await Secrets.updateOne(
     { name },
     { $setOnInsert: { name, value: randomBytes(32).toString('base64'), created_at: new Date() } },
@@ -34,7 +37,8 @@ export async function serverSecret(connection: Connection, name: string, explici
     // Two processes racing to create it: the other one won, which is fine.
     if (err.code !== 11000) throw err;
   });
-  const doc = await Secrets.findOne({ name }).lean();
+  // The oldest one, should a deployment from before the index hold two: every process picks the same.
+  const doc = await Secrets.findOne({ name }).sort({ created_at: 1, _id: 1 }).lean();
   if (!doc) throw new Error(`server secret ${name} could not be read`);
   return Buffer.from(doc.value, 'base64');
 }

@@ -1,0 +1,58 @@
+import { invalidParameters, liveWorkers, type RedisKeys } from '@castforge/core';
+import { type OperationName, backendsThatCanRun } from '@castforge/schemas';
+import { type Redis } from 'ioredis';
+
+/**
+ * Which operations this deployment runs: the union of what live workers' backends declare in their
+ * heartbeats (SPEC §12), re-read at most every `cacheMs`. A submit for an operation none of them runs is
+ * refused at once with a 422 that names it and the backends that would run it, rather than queued forever.
+ * Before any worker has reported, `generate` (which every backend runs) is accepted and the rest refused.
+ */
+export function createCapabilities(deps: { redis: Redis; keys: RedisKeys; cacheMs?: number }) {
+  const cacheMs = deps.cacheMs ?? 2000;
+  let cached: { at: number; ops: Map<string, Set<string>> } | undefined;
+  let loading: Promise<Map<string, Set<string>>> | undefined;
+
+  const load = async () => {
+    const ops = new Map<string, Set<string>>();
+    for (const beat of (await liveWorkers(deps.redis, deps.keys, 60_000)).values()) {
+      for (const op of beat.operations ?? []) {
+        if (!ops.has(op)) ops.set(op, new Set());
+        ops.get(op)!.add(beat.backend ?? 'unknown');
+      }
+    }
+    cached = { at: Date.now(), ops };
+    return ops;
+  };
+
+  const operations = async (): Promise<Map<string, Set<string>>> => {
+    if (cached && Date.now() - cached.at < cacheMs) return cached.ops;
+    loading ??= load().finally(() => (loading = undefined));
+    return loading;
+  };
+
+  return {
+    operations,
+    async require(operation: OperationName): Promise<void> {
+      const ops = await operations();
+      if (ops.has(operation) || (ops.size === 0 && operation === 'generate')) return;
+      const running = new Set([...ops.values()].flatMap((backends) => [...backends]));
+      const now = running.size
+        ? `this deployment runs ${[...running].join(', ')}`
+        : 'no worker has started yet';
+      throw invalidParameters(
+        [
+          {
+            loc: ['path', 'operation'],
+            msg:
+              `no configured backend runs ${operation} (${now}); ` +
+              `backends that run it: ${backendsThatCanRun(operation).join(', ')}`,
+            type: 'operation_unavailable',
+          },
+        ],
+        'INPUT_INVALID',
+      );
+    },
+  };
+}
+export type Capabilities = ReturnType<typeof createCapabilities>;

@@ -1,0 +1,39 @@
+-- START: the job got a GPU slot. A campaign job gets its record here, derived from its campaign.
+-- KEYS: 1 job, 2 stats, 3 running, 4 lane queue (normal), 5 lane queue (priority), 6 campaign lane seq,
+--       7… the campaign block (campaign jobs only)
+-- ARGV: 1 job id, 2 now, 3 worker, 4 prompt, 5 seed, 6 campaign index, 7 campaign id, 8… field/value pairs
+--       set on every start (e.g. warnings, prompt_hash)
+-- Returns {'started', attempts, seed, prompt} | {'terminal', status} | {'missing'}
+local id, now, worker = ARGV[1], ARGV[2], ARGV[3]
+local camp = campaignKeys(7)
+local r = redis.call('HMGET', KEYS[1], 'status', 'lane', 'campaign_index', 'campaign_id')
+local st, lane, idx = r[1], r[2], r[3]
+if st and (not r[4] or r[4] == '') then camp = nil end
+if not st then
+  if not camp then return {'missing'} end
+  local ended = endedWithoutRecord(camp, id)
+  if ended then return {'terminal', ended} end
+  local fields, cancelled = campaignJob(camp, ARGV[7], tonumber(ARGV[6]))
+  if not fields then return {'missing'} end
+  if cancelled then return {'terminal', 'cancelled'} end
+  redis.call('HSET', KEYS[1], unpack(flatten(fields)))
+  st, lane, idx = 'queued', fields.lane, fields.campaign_index
+  -- How far the campaign lane has got, for the queue positions of the jobs still waiting.
+  local head = tonumber(redis.call('HGET', KEYS[6], 'head') or '0')
+  if tonumber(fields.seq) > head then redis.call('HSET', KEYS[6], 'head', fields.seq) end
+end
+if TERMINAL[st] then return {'terminal', st} end
+if st == 'queued' and not camp then
+  redis.call('ZREM', KEYS[4], id)
+  redis.call('ZREM', KEYS[5], id)
+end
+if st ~= 'processing' then count(KEYS[2], camp, st, 'processing', id, idx) end
+redis.call('ZADD', KEYS[3], now, id)
+redis.call('HSET', KEYS[1], 'status', 'processing', 'progress', '0', 'worker', worker)
+if #ARGV >= 9 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
+redis.call('HSETNX', KEYS[1], 'started_at', now)
+redis.call('HSETNX', KEYS[1], 'prompt', ARGV[4])
+redis.call('HSETNX', KEYS[1], 'seed', ARGV[5])
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local kept = redis.call('HMGET', KEYS[1], 'seed', 'prompt')
+return {'started', attempts, kept[1], kept[2]}
