@@ -9,6 +9,8 @@ export default tseslint.config(
   {
     ignores: [
       '**/dist/**',
+      // Generated at build time from the OpenAPI document (packages/client/scripts/generate-types.mjs).
+      '**/src/generated/**',
       '**/node_modules/**',
       '.turbo/**',
       '.data/**',
