@@ -1,0 +1,20 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+// The console is static files under the API's /console, built into dist/ by `npm run build`.
+// The client package is bundled from its TypeScript sources (ESM, tree-shaken) rather than its CommonJS build.
+export default defineConfig({
+  base: '/console/',
+  resolve: {
+    alias: {
+      '@castforge/client': fileURLToPath(new URL('../../packages/client/src/index.ts', import.meta.url)),
+    },
+  },
+  oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true, target: 'es2022' },
+  test: {
+    environment: 'happy-dom',
+    include: ['src/**/*.test.{ts,tsx}'],
+    setupFiles: ['src/test-setup.ts'],
+  },
+});
