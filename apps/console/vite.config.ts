@@ -11,6 +11,15 @@ export default defineConfig({
     },
   },
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+  // `npm run dev -w @castforge/console`: hot reload here, the API calls sent on to `npm start`.
+  server: {
+    proxy: Object.fromEntries(
+      ['/profiles', '/generate', '/campaigns', '/webhooks', '/results'].map((p) => [
+        p,
+        'http://localhost:8080',
+      ]),
+    ),
+  },
   build: { outDir: 'dist', emptyOutDir: true, sourcemap: true, target: 'es2022' },
   test: {
     environment: 'happy-dom',
