@@ -12,7 +12,9 @@ import { SignIn } from './sign-in';
 
 // Pages keyed by their id, so going from one job (or campaign, or profile) to another starts it afresh.
 const CampaignRoute = (p: { id?: string }) => <CampaignPage key={p.id} id={p.id} />;
-const JobRoute = (p: { id?: string }) => <JobPage key={p.id} id={p.id} />;
+const JobRoute = (p: { id?: string; query?: Record<string, string> }) => (
+  <JobPage key={p.id} id={p.id} endpoint={p.query?.endpoint} />
+);
 const ProfileRoute = (p: { id?: string }) => <ProfilePage key={p.id} id={p.id} />;
 
 function Nav(props: { onSignOut: () => void }) {

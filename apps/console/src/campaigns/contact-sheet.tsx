@@ -1,5 +1,11 @@
-import { type CampaignJob } from '@castforge/client';
+import { type CampaignJob, GENERATE_ENDPOINT } from '@castforge/client';
 import { type Sheet } from './sheet-model';
+
+/** The inspector's address; a job of another operation than generate names its endpoint for the status read. */
+export const jobHref = (job: { job_id: string; endpoint: string }) =>
+  job.endpoint === GENERATE_ENDPOINT
+    ? `/console/jobs/${job.job_id}`
+    : `/console/jobs/${job.job_id}?endpoint=${encodeURIComponent(job.endpoint)}`;
 
 const describe = (job: CampaignJob): string => {
   switch (job.status) {
@@ -24,7 +30,7 @@ function Tile(props: { job: CampaignJob; label: string }) {
   return (
     <a
       class={`tile tile-${job.status}`}
-      href={`/console/jobs/${job.job_id}`}
+      href={jobHref(job)}
       data-status={job.status}
       aria-label={`${label}: ${describe(job)}`}
       title={job.status === 'failed' ? (job.error ?? undefined) : undefined}

@@ -1,4 +1,4 @@
-import { type JobStatus, type Profile, isTerminal } from '@castforge/client';
+import { GENERATE_ENDPOINT, type JobStatus, type Profile, isTerminal } from '@castforge/client';
 import { useLocation } from 'preact-iso';
 import { useEffect, useState } from 'preact/hooks';
 import { formatDuration } from '../campaigns/estimate';
@@ -12,15 +12,17 @@ const when = (iso: string | null) =>
 const secs = (s: number | null) => (s === null ? '—' : `${s.toFixed(2)} s`);
 
 /** The job inspector: what ran (merged prompt, seed, profile version), when, how often, its webhooks, and a re-run. */
-export function JobPage(props: { id?: string }) {
+export function JobPage(props: { id?: string; endpoint?: string | undefined }) {
   const client = useClient();
   const id = props.id ?? '';
+  // Identity operations answer their status under their own endpoint, with the same shape (SPEC §3b).
+  const endpoint = props.endpoint?.startsWith('/') ? props.endpoint : GENERATE_ENDPOINT;
   const [job, setJob] = useState<JobStatus | null>(null);
   const [error, setError] = useState<unknown>(null);
   usePoll(
     async (signal) => {
       try {
-        setJob(await client.jobs.status(id, undefined, signal));
+        setJob(await client.jobs.status(id, endpoint, signal));
       } catch (err) {
         if (!signal.aborted) setError(err);
       }
@@ -111,7 +113,8 @@ export function JobPage(props: { id?: string }) {
           )}
         </dl>
       </div>
-      <RunAgain job={job} profile={pinned.data ?? null} />
+      {/* Other operations need their input images again, which castforge never keeps (zero data retention). */}
+      {job.endpoint === GENERATE_ENDPOINT && <RunAgain job={job} profile={pinned.data ?? null} />}
       <section aria-labelledby="deliveries-title">
         <h2 id="deliveries-title">Webhook deliveries</h2>
         <Alert message={deliveries.error ? messageOf(deliveries.error) : null} />
