@@ -6,10 +6,12 @@ WORKDIR /app
 COPY package.json package-lock.json turbo.json tsconfig.base.json tsconfig.json ./
 COPY packages/schemas/package.json packages/schemas/
 COPY packages/core/package.json packages/core/
+COPY packages/client/package.json packages/client/
 COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
 COPY apps/stack/package.json apps/stack/
 COPY apps/cli/package.json apps/cli/
+COPY apps/console/package.json apps/console/
 # bench is a workspace too: npm ci needs its package.json, and `npm run build` (turbo) builds it.
 COPY bench/package.json bench/
 # No install scripts are needed: sharp ships prebuilt binaries, and the packages with scripts

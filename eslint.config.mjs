@@ -9,6 +9,8 @@ export default tseslint.config(
   {
     ignores: [
       '**/dist/**',
+      // Generated at build time from the OpenAPI document (packages/client/scripts/generate-types.mjs).
+      '**/src/generated/**',
       '**/node_modules/**',
       '.turbo/**',
       '.data/**',
@@ -39,12 +41,20 @@ export default tseslint.config(
     },
   },
   {
+    // The console is a browser app with its own TypeScript program (DOM, JSX, bundler resolution).
+    files: ['apps/console/**/*.{ts,tsx}'],
+    languageOptions: {
+      parserOptions: { project: './apps/console/tsconfig.json', tsconfigRootDir: import.meta.dirname },
+    },
+    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.tsx', '.js'] } } },
+  },
+  {
     // The test harness and benchmarks assemble the apps from their sources, so they may reach into them.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { 'import-x/no-relative-packages': 'off' },
   },
   {
-    files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['**/*.test.ts', '**/*.test.tsx', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -10,7 +10,7 @@ const project = (displayName, roots) => ({
   transform: { '^.+\\.ts$': tsJest },
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
-    '^@castforge/(schemas|core)$': path.join(__dirname, 'packages/$1/src'),
+    '^@castforge/(schemas|core|client)$': path.join(__dirname, 'packages/$1/src'),
     '^@castforge/testkit(/.*)?$': path.join(__dirname, 'test/support$1'),
   },
   testMatch: ['**/*.test.ts'],
@@ -22,6 +22,7 @@ module.exports = {
   projects: [
     project('schemas', ['packages/schemas/src']),
     project('core', ['packages/core/src']),
+    project('client', ['packages/client/src']),
     project('api', ['apps/api/src']),
     project('worker', ['apps/worker/src']),
     project('cli', ['apps/cli/src']),

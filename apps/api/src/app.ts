@@ -19,6 +19,7 @@ import { pinoHttp } from 'pino-http';
 import { campaignsRouter } from './campaigns/campaigns.routes';
 import { type CampaignService } from './campaigns/campaigns.service';
 import { type ApiConfig } from './config';
+import { consoleRouter } from './console/console.routes';
 import { type JobView } from './jobs/job-view';
 import { jobsRouter } from './jobs/jobs.routes';
 import { type SubmitService } from './jobs/submit.service';
@@ -91,6 +92,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(opsRouter(deps));
   app.use('/results/v1', resultsRouter({ store: deps.results, secret: deps.resultSecret }));
+  app.use('/console', consoleRouter());
 
   app.use(jsonBody(deps.config.MAX_BODY_BYTES));
   const guard = compose(authenticate(deps.keys), rateLimit(deps.config.RATE_LIMIT_RPS));

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type Campaign, type CampaignJob } from '@castforge/schemas';
+import { type Campaign, type CampaignJob } from '@castforge/client';
 import { resultPath, safeName } from './download';
 import { rosterProfiles, sceneFile } from './files';
 import { progressLine } from './progress';

@@ -1,7 +1,6 @@
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type CampaignJob } from '@castforge/schemas';
-import { type Client } from './client';
+import { type CampaignJob, type CastforgeClient, campaignJobs } from '@castforge/client';
 
 /** A folder or file name from a profile or scene name: no path separators, nothing hidden, not empty. */
 export function safeName(name: string): string {
@@ -48,19 +47,14 @@ export interface DownloadReport {
  * stopped and never leaves half a file behind.
  */
 export async function downloadCampaign(
-  client: Client,
+  client: CastforgeClient,
   campaignId: string,
   out: string,
   options: { concurrency?: number; onFile?: (file: string) => void } = {},
 ): Promise<DownloadReport> {
   const report: DownloadReport = { downloaded: 0, skipped: 0, failed: [] };
   const pending: CampaignJob[] = [];
-  let cursor: string | null = null;
-  do {
-    const page = await client.campaignJobs(campaignId, { status: 'completed', cursor });
-    pending.push(...page.jobs);
-    cursor = page.next_cursor;
-  } while (cursor);
+  for await (const job of campaignJobs(client, campaignId, { status: 'completed' })) pending.push(job);
 
   const worker = async () => {
     for (let job = pending.shift(); job; job = pending.shift()) {
@@ -71,7 +65,7 @@ export async function downloadCampaign(
       }
       try {
         if (!job.result_url) throw new Error('no result link');
-        const bytes = await client.download(job.result_url);
+        const bytes = Buffer.from(await client.download(job.result_url));
         await mkdir(path.dirname(file), { recursive: true });
         const temp = `${file}.part`;
         await writeFile(temp, bytes);

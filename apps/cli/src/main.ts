@@ -2,8 +2,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Profile } from '@castforge/schemas';
-import { ApiError, type Client, createClient } from './client';
+import {
+  ApiError,
+  type CastforgeClient,
+  type Profile,
+  type ProfileCreate,
+  createCastforgeClient,
+} from '@castforge/client';
 import { downloadCampaign } from './download';
 import { readData, rosterProfiles, sceneFile } from './files';
 import { watchCampaign } from './progress';
@@ -38,9 +43,9 @@ function apiKey(explicit: string | undefined): string {
 }
 
 /** Creates the roster's profiles, reusing any of the tenant's profiles with the same name. */
-async function ensureProfiles(client: Client, rosterFile: string): Promise<Profile[]> {
+async function ensureProfiles(client: CastforgeClient, rosterFile: string): Promise<Profile[]> {
   const roster = rosterProfiles(await readData(rosterFile), rosterFile);
-  const existing = new Map((await client.allProfiles()).map((p) => [p.name, p]));
+  const existing = new Map((await client.profiles.all()).map((p) => [p.name, p]));
   const profiles: Profile[] = [];
   for (const entry of roster) {
     const name = entry.name as string;
@@ -48,7 +53,8 @@ async function ensureProfiles(client: Client, rosterFile: string): Promise<Profi
     if (profile) {
       say(`  = ${name} (${profile.profile_id}, existing)`);
     } else {
-      profile = await client.createProfile(entry);
+      // The roster file is checked by the API, which names any bad field in its 422.
+      profile = await client.profiles.create(entry as ProfileCreate);
       existing.set(name, profile);
       say(`  + ${name} (${profile.profile_id})`);
     }
@@ -86,7 +92,7 @@ async function main(argv: string[]): Promise<void> {
     if (!values.help) process.exitCode = 2;
     return;
   }
-  const client = createClient({
+  const client = createCastforgeClient({
     baseUrl: values.url ?? process.env.CASTFORGE_URL ?? 'http://localhost:8080',
     apiKey: apiKey(values.key),
   });
@@ -119,15 +125,15 @@ async function main(argv: string[]): Promise<void> {
       // The same command again continues the same campaign rather than starting a second one.
       const digest = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 32);
       const key = values.new ? `cli-${digest}-${Date.now()}` : `cli-${digest}`;
-      const created = await client.createCampaign(body, key);
+      const created = await client.campaigns.create(body, { idempotencyKey: key });
       say(`campaign ${created.campaign_id}: ${created.job_count} jobs`);
-      const final = await watchCampaign(() => client.campaign(created.campaign_id), process.stdout);
+      const final = await watchCampaign(client, created.campaign_id, process.stdout);
       reportDownload(await downloadCampaign(client, created.campaign_id, out), out);
       if (final.status !== 'completed') process.exitCode = 1;
       return;
     }
     case 'watch': {
-      const final = await watchCampaign(() => client.campaign(needId()), process.stdout);
+      const final = await watchCampaign(client, needId(), process.stdout);
       if (final.status !== 'completed') process.exitCode = 1;
       return;
     }
@@ -135,12 +141,12 @@ async function main(argv: string[]): Promise<void> {
       reportDownload(await downloadCampaign(client, needId(), out), out);
       return;
     case 'cancel': {
-      const campaign = await client.cancelCampaign(needId());
+      const campaign = await client.campaigns.cancel(needId());
       say(`campaign ${campaign.campaign_id}: ${campaign.status}`);
       return;
     }
     case 'status':
-      say(JSON.stringify(await client.campaign(needId()), null, 2));
+      say(JSON.stringify(await client.campaigns.get(needId()), null, 2));
       return;
     default:
       throw new Error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`);

@@ -1,4 +1,4 @@
-import { type Campaign } from '@castforge/schemas';
+import { type Campaign, type CastforgeClient, waitForCampaign } from '@castforge/client';
 
 const duration = (seconds: number | null) => {
   if (seconds === null) return '—';
@@ -27,28 +27,30 @@ export function progressLine(campaign: Campaign, width = 30): string {
 }
 
 /**
- * Polls the campaign until it ends, redrawing one line on a terminal (or printing a line every few
- * seconds when the output is a file or a pipe). Resolves with the final state.
+ * Polls the campaign until it ends (the client waits out any 429), redrawing one line on a terminal (or
+ * printing a line every few seconds when the output is a file or a pipe). Resolves with the final state.
  */
 export async function watchCampaign(
-  fetchCampaign: () => Promise<Campaign>,
+  client: CastforgeClient,
+  campaignId: string,
   out: NodeJS.WriteStream,
   options: { intervalMs?: number; signal?: AbortSignal } = {},
 ): Promise<Campaign> {
   const tty = out.isTTY === true;
   let lastPrinted = 0;
-  for (;;) {
-    const campaign = await fetchCampaign();
-    const line = progressLine(campaign);
-    if (tty) out.write(`\r\x1b[2K${line}`);
-    else if (campaign.status !== 'running' || Date.now() - lastPrinted > 5000) {
-      out.write(`${line}\n`);
-      lastPrinted = Date.now();
-    }
-    if (campaign.status !== 'running' || options.signal?.aborted) {
-      if (tty) out.write('\n');
-      return campaign;
-    }
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 1000));
-  }
+  const final = await waitForCampaign(client, campaignId, {
+    intervalMs: options.intervalMs ?? 1000,
+    maxIntervalMs: options.intervalMs ?? 1000,
+    ...(options.signal && { signal: options.signal }),
+    onProgress: (campaign) => {
+      const line = progressLine(campaign);
+      if (tty) out.write(`\r\x1b[2K${line}`);
+      else if (campaign.status !== 'running' || Date.now() - lastPrinted > 5000) {
+        out.write(`${line}\n`);
+        lastPrinted = Date.now();
+      }
+    },
+  });
+  if (tty) out.write('\n');
+  return final;
 }
