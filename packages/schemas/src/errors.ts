@@ -15,6 +15,7 @@ export const ErrorCode = z.enum([
   'INPUT_INVALID',
   'RATE_LIMIT_EXCEEDED',
   'CONCURRENT_JOBS_EXCEEDED',
+  'NOT_IMPLEMENTED',
   'SERVICE_UNAVAILABLE',
   'INTERNAL_ERROR',
 ]);
@@ -34,6 +35,7 @@ export const httpStatusByCode = {
   INPUT_INVALID: 422,
   RATE_LIMIT_EXCEEDED: 429,
   CONCURRENT_JOBS_EXCEEDED: 429,
+  NOT_IMPLEMENTED: 501,
   SERVICE_UNAVAILABLE: 503,
   INTERNAL_ERROR: 500,
 } as const satisfies Record<ErrorCode, number>;
