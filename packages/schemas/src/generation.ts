@@ -67,7 +67,8 @@ export const overrideProfile = (fields: readonly PinnableField[]) =>
     .max(fields.length)
     .meta({
       description:
-        '(ext) Generation fields this request sets even though the profile pins them (SPEC §3 Precedence)',
+        '(ext) Generation fields this request sets even though the profile pins them (SPEC §3 Precedence): ' +
+        fields.join(', '),
     });
 
 /** `enhance_prompt` (SPEC §3, §12): rewrite the prompt with the configured prompt enhancer first. */
