@@ -16,7 +16,34 @@ export interface A1111StubOptions {
   generationMs?: number;
   /** Default 0 (a free port). */
   port?: number;
+  /**
+   * The sd-webui-controlnet extension: its preprocessors (module_list) and models (model_list). `false`: not
+   * installed, so an `alwayson_scripts.controlnet` is refused as A1111 refuses an unknown script.
+   */
+  controlnet?: false | { modules?: string[]; models?: string[] };
 }
+
+/** Preprocessors of sd-webui-controlnet 1.1.455 that matter here, plus a few common ones. */
+export const CONTROLNET_MODULES = [
+  'none',
+  'canny',
+  'depth_midas',
+  'openpose',
+  'openpose_full',
+  'instant_id_face_embedding',
+  'instant_id_face_keypoints',
+  'ip-adapter_face_id',
+  'ip-adapter_face_id_plus',
+  'ip-adapter_pulid',
+  'ip-adapter_clip_sdxl',
+];
+export const CONTROLNET_MODELS = [
+  'ip-adapter_instant_id_sdxl [eb2d3ec0]',
+  'control_instant_id_sdxl [c5c25a50]',
+  'ip-adapter-faceid-plusv2_sdxl [187cb962]',
+  'ip-adapter_pulid_sdxl_fp16 [246b4f2b]',
+  'control_v11p_sd15_openpose [cab727d4]',
+];
 
 /** What the next txt2img request(s) should do instead of, or before, generating. */
 export interface A1111StubScript {
@@ -46,6 +73,15 @@ export interface A1111StubRequest {
   headers: IncomingHttpHeaders;
 }
 
+/** An enabled ControlNet unit as the stub accepted it. */
+export interface A1111StubUnit {
+  module: string;
+  model: string;
+  weight: number;
+  /** The decoded control image's size. */
+  image: { width: number; height: number; format: string };
+}
+
 export interface A1111Stub {
   /** Base URL, e.g. http://127.0.0.1:41234 (no trailing slash). */
   url: string;
@@ -55,6 +91,8 @@ export interface A1111Stub {
   readonly interrupts: number;
   /** Authorised GET /sdapi/v1/progress calls. */
   readonly progressPolls: number;
+  /** The enabled ControlNet units of each accepted txt2img request, in order (empty lists included). */
+  units: A1111StubUnit[][];
   /** Queues behaviour for upcoming txt2img requests, consumed in order. */
   script(...steps: A1111StubScript[]): void;
   close(): Promise<void>;
@@ -86,6 +124,14 @@ export async function startA1111Stub(options: A1111StubOptions = {}): Promise<A1
   const generationMs = options.generationMs ?? 200;
   const scripts: Array<A1111StubScript & { left: number }> = [];
   const requests: A1111StubRequest[] = [];
+  const units: A1111StubUnit[][] = [];
+  const controlnet =
+    options.controlnet === false
+      ? undefined
+      : {
+          modules: options.controlnet?.modules ?? CONTROLNET_MODULES,
+          models: options.controlnet?.models ?? CONTROLNET_MODELS,
+        };
   let interrupts = 0;
   let progressPolls = 0;
   let current: Generation | undefined;
@@ -131,6 +177,17 @@ export async function startA1111Stub(options: A1111StubOptions = {}): Promise<A1
     if (step.delayMs) await sleep(step.delayMs, undefined, { signal: gone }).catch(() => undefined);
     if (gone.aborted) return;
     if (step.status !== undefined) return json(res, step.status, step.body ?? errorBody(step.status));
+
+    const checked = await checkControlNet(body.alwayson_scripts, controlnet);
+    if ('refused' in checked) {
+      return json(res, 422, {
+        error: checked.error,
+        detail: checked.refused,
+        body: '',
+        errors: checked.refused,
+      });
+    }
+    units.push(checked.units);
 
     const params = withDefaults(body);
     const outcome = await runGeneration(params, step.hang ?? false, gone);
@@ -207,6 +264,12 @@ export async function startA1111Stub(options: A1111StubOptions = {}): Promise<A1
           return txt2img(req, res, gone.signal);
         case 'GET /sdapi/v1/progress':
           return progress(res);
+        case 'GET /controlnet/module_list':
+          if (!controlnet) return json(res, 404, { detail: 'Not Found' });
+          return json(res, 200, { module_list: controlnet.modules });
+        case 'GET /controlnet/model_list':
+          if (!controlnet) return json(res, 404, { detail: 'Not Found' });
+          return json(res, 200, { model_list: controlnet.models });
         case 'POST /sdapi/v1/interrupt':
           interrupts += 1;
           if (current) current.interrupted = true;
@@ -233,6 +296,7 @@ export async function startA1111Stub(options: A1111StubOptions = {}): Promise<A1
     get progressPolls() {
       return progressPolls;
     },
+    units,
     script(...steps) {
       for (const step of steps) scripts.push({ ...step, left: step.times ?? 1 });
     },
@@ -334,4 +398,66 @@ async function render(params: Params): Promise<A1111StubTxt2ImgResponse> {
     clip_skip: 1,
   };
   return { images: [png.toString('base64')], parameters: params.echo, info: JSON.stringify(info) };
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+type ControlNetCheck = { units: A1111StubUnit[] } | { refused: string; error: string };
+
+/**
+ * `alwayson_scripts.controlnet` checked as A1111 and sd-webui-controlnet would: the script must be installed
+ * (titles match case-insensitively); `args` is a list of unit objects; an enabled unit needs a known
+ * preprocessor (`module`), a weight in 0–2 and an `image` that decodes (base64, a data: prefix allowed);
+ * an InstantID embedding unit must be followed at once by the keypoints unit.
+ */
+async function checkControlNet(
+  scripts: unknown,
+  controlnet: { modules: string[]; models: string[] } | undefined,
+): Promise<ControlNetCheck> {
+  if (scripts === undefined) return { units: [] };
+  if (!isRecord(scripts))
+    return { refused: 'alwayson_scripts must be an object', error: 'RequestValidationError' };
+  const title = Object.keys(scripts).find((key) => key.toLowerCase() === 'controlnet');
+  if (!title) return { units: [] };
+  if (!controlnet) return { refused: `always on script ${title} not found`, error: 'HTTPException' };
+  const args = isRecord(scripts[title]) ? scripts[title].args : undefined;
+  if (!Array.isArray(args))
+    return { refused: 'controlnet: args must be a list of units', error: 'ValueError' };
+  const accepted: A1111StubUnit[] = [];
+  for (const [index, unit] of args.entries()) {
+    const refuse = (why: string): ControlNetCheck => ({
+      refused: `ControlNet unit ${index}: ${why}`,
+      error: 'ValueError',
+    });
+    if (!isRecord(unit)) return refuse('must be an object');
+    if (unit.enabled !== true) continue;
+    const module = typeof unit.module === 'string' ? unit.module : 'none';
+    if (!controlnet.modules.includes(module))
+      return refuse(`module ${JSON.stringify(module)} is not a preprocessor`);
+    const weight = typeof unit.weight === 'number' ? unit.weight : 1;
+    if (weight < 0 || weight > 2) return refuse(`weight ${weight} is outside 0–2`);
+    if (typeof unit.image !== 'string' || !unit.image) return refuse('no input image is given');
+    let meta: { width?: number; height?: number; format?: string };
+    try {
+      meta = await sharp(Buffer.from(unit.image.replace(/^data:[^,]*,/, ''), 'base64')).metadata();
+    } catch {
+      return refuse('image is not a base64 image');
+    }
+    accepted.push({
+      module,
+      model: typeof unit.model === 'string' ? unit.model : 'None',
+      weight,
+      image: { width: meta.width ?? 0, height: meta.height ?? 0, format: meta.format ?? '' },
+    });
+  }
+  for (const [i, unit] of accepted.entries()) {
+    if (
+      unit.module === 'instant_id_face_embedding' &&
+      accepted[i + 1]?.module !== 'instant_id_face_keypoints'
+    ) {
+      return { refused: 'InstantID control model should follow ipadapter model.', error: 'ValueError' };
+    }
+  }
+  return { units: accepted };
 }

@@ -9,6 +9,9 @@ import {
   resultStoreEnvFields,
 } from '@castforge/core';
 import { z } from 'zod';
+import { type A1111ControlNetNames, DEFAULT_A1111_CONTROLNET } from './inference/a1111-controlnet';
+import { type InputFetcherOptions } from './inputs/input-image';
+import { type PromptEnhancerOptions } from './prompts/prompt-enhancer';
 
 const list = z.string().transform((value) =>
   value
@@ -63,6 +66,43 @@ export const WorkerConfig = z
       .transform((items) => items.map(Number))
       .pipe(z.array(z.number().min(0).max(86_400)).min(1))
       .default([5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 28800]),
+    /** Input images (SPEC §3b): reading stops, and the job fails INPUT_INVALID, past this many bytes. */
+    INPUT_IMAGE_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(256 * 1024 * 1024)
+      .default(20 * 1024 * 1024),
+    /** The whole fetch of one input image (DNS, connect, body) must end within this. */
+    INPUT_IMAGE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+    /** Admit input image URLs on loopback (plain http included). For local testing only. */
+    INPUT_ALLOW_LOOPBACK: envFlag.default(false),
+    /** An OpenAI-compatible server for enhance_prompt (SPEC §12); unset: prompts are used as given. */
+    PROMPT_ENHANCER_URL: z.url({ protocol: /^https?$/ }).optional(),
+    PROMPT_ENHANCER_MODEL: z.string().min(1).max(200).optional(),
+    PROMPT_ENHANCER_API_KEY: z.string().min(1).optional(),
+    PROMPT_ENHANCER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    /** sd-webui-controlnet names for the a1111 backend's lock and instamodel (Forge differs; see .env.example). */
+    A1111_INSTANTID_EMBEDDING_MODULE: z
+      .string()
+      .min(1)
+      .default(DEFAULT_A1111_CONTROLNET.instantidEmbeddingModule),
+    A1111_INSTANTID_EMBEDDING_MODEL: z
+      .string()
+      .min(1)
+      .default(DEFAULT_A1111_CONTROLNET.instantidEmbeddingModel),
+    A1111_INSTANTID_KEYPOINTS_MODULE: z
+      .string()
+      .min(1)
+      .default(DEFAULT_A1111_CONTROLNET.instantidKeypointsModule),
+    A1111_INSTANTID_KEYPOINTS_MODEL: z
+      .string()
+      .min(1)
+      .default(DEFAULT_A1111_CONTROLNET.instantidKeypointsModel),
+    A1111_FACEID_MODULE: z.string().min(1).default(DEFAULT_A1111_CONTROLNET.faceidModule),
+    A1111_FACEID_MODEL: z.string().min(1).default(DEFAULT_A1111_CONTROLNET.faceidModel),
+    A1111_PULID_MODULE: z.string().min(1).default(DEFAULT_A1111_CONTROLNET.pulidModule),
+    A1111_PULID_MODEL: z.string().min(1).default(DEFAULT_A1111_CONTROLNET.pulidModel),
   })
   .check(resultBucketRequired)
   // Checked on the whole object, and run even when other variables are bad (`when`), so the one start-up
@@ -78,6 +118,17 @@ export const WorkerConfig = z
       },
     ),
   )
+  .check(
+    z.refine<{ PROMPT_ENHANCER_URL?: unknown; PROMPT_ENHANCER_MODEL?: unknown }>(
+      (c) => c.PROMPT_ENHANCER_URL === undefined || c.PROMPT_ENHANCER_MODEL !== undefined,
+      {
+        path: ['PROMPT_ENHANCER_MODEL'],
+        message:
+          'is required with PROMPT_ENHANCER_URL (llama.cpp accepts any name; Ollama and OpenAI need theirs)',
+        when: () => true,
+      },
+    ),
+  )
   .transform((c) => ({
     ...c,
     // An a1111 backend without URLs was refused above, so only the simulated one can be left without.
@@ -88,3 +139,30 @@ export const WorkerConfig = z
 export type WorkerConfig = z.infer<typeof WorkerConfig>;
 
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): WorkerConfig => parseEnv(WorkerConfig, env);
+
+/** createInputFetcher's options (also for logo_url). */
+export const inputFetcherOptionsOf = (c: WorkerConfig): InputFetcherOptions => ({
+  allowLoopback: c.INPUT_ALLOW_LOOPBACK,
+  maxBytes: c.INPUT_IMAGE_MAX_BYTES,
+  timeoutMs: c.INPUT_IMAGE_TIMEOUT_MS,
+});
+
+/** createPromptEnhancer's options, less the logger. */
+export const promptEnhancerOptionsOf = (c: WorkerConfig): Omit<PromptEnhancerOptions, 'logger'> => ({
+  url: c.PROMPT_ENHANCER_URL,
+  model: c.PROMPT_ENHANCER_MODEL,
+  apiKey: c.PROMPT_ENHANCER_API_KEY,
+  timeoutMs: c.PROMPT_ENHANCER_TIMEOUT_MS,
+});
+
+/** createA1111Backend's `controlnet` option. */
+export const a1111ControlNetOf = (c: WorkerConfig): A1111ControlNetNames => ({
+  instantidEmbeddingModule: c.A1111_INSTANTID_EMBEDDING_MODULE,
+  instantidEmbeddingModel: c.A1111_INSTANTID_EMBEDDING_MODEL,
+  instantidKeypointsModule: c.A1111_INSTANTID_KEYPOINTS_MODULE,
+  instantidKeypointsModel: c.A1111_INSTANTID_KEYPOINTS_MODEL,
+  faceidModule: c.A1111_FACEID_MODULE,
+  faceidModel: c.A1111_FACEID_MODEL,
+  pulidModule: c.A1111_PULID_MODULE,
+  pulidModel: c.A1111_PULID_MODEL,
+});

@@ -6,6 +6,7 @@ export * from './validation';
 export * from './openapi';
 export * from './routes';
 export * from './generation';
+export * from './identity';
 export * from './webhooks';
 export * from './campaigns';
 export * from './operations';

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger } from '@castforge/core';
 import { type FailureReasonCode } from '@castforge/schemas';
 import { z } from 'zod';
+import { type A1111ControlNetNames, DEFAULT_A1111_CONTROLNET, alwaysOnScripts } from './a1111-controlnet';
 import {
   type Endpoint,
   type InferenceBackend,
@@ -16,6 +17,8 @@ export interface A1111Options {
   auth?: { username: string; password: string };
   /** How often `/sdapi/v1/progress` is polled while a generation runs. */
   progressIntervalMs?: number;
+  /** ControlNet module and model names for lock and instamodel; DEFAULT_A1111_CONTROLNET where unset. */
+  controlnet?: Partial<A1111ControlNetNames>;
   logger: Logger;
 }
 
@@ -62,7 +65,9 @@ const A1111ErrorBody = z.object({
 });
 
 /**
- * The AUTOMATIC1111 / Forge `sdapi` backend. One txt2img request per job; the HTTP request stays open for the
+ * The AUTOMATIC1111 / Forge `sdapi` backend. It runs `generate`, and `lock` and `instamodel` by sending the
+ * job's face through sd-webui-controlnet units (InstantID, IP-Adapter FaceID or PuLID, per the profile's
+ * `identity_adapter`; see a1111-controlnet.ts). One txt2img request per job; the HTTP request stays open for the
  * whole generation (A1111 has no job id or queue endpoint), so progress comes from polling the global
  * `/progress` route and cancellation from the global `/interrupt` route.
  *
@@ -73,8 +78,10 @@ const A1111ErrorBody = z.object({
 export function createA1111Backend({
   auth,
   progressIntervalMs = 500,
+  controlnet,
   logger,
 }: A1111Options): InferenceBackend {
+  const names: A1111ControlNetNames = { ...DEFAULT_A1111_CONTROLNET, ...controlnet };
   const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
   if (auth) {
     headers.Authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
@@ -97,7 +104,8 @@ export function createA1111Backend({
   async function run(endpoint: Endpoint, request: InferenceRequest): Promise<InferenceResult> {
     const log = logger.child({ job_id: request.jobId, endpoint: endpoint.index });
     const base = endpoint.url.replace(/\/+$/, '');
-    const body = txt2imgBody(request, log);
+    if (request.signal.aborted) throw abortError(request.signal);
+    const body = await txt2imgBody(request, names, log);
     const started = Date.now();
 
     // Interrupt only while our request is open: the route is global, so a late interrupt would stop
@@ -151,15 +159,24 @@ export function createA1111Backend({
     return result;
   }
 
-  return { name: 'a1111', defaults: { steps: 20, guidance: 7 }, operations: new Set(['generate']), run };
+  return {
+    name: 'a1111',
+    defaults: { steps: 20, guidance: 7 },
+    operations: new Set(['generate', 'lock', 'instamodel']),
+    run,
+  };
 }
 
-/** The txt2img body: `adapter.extra` first, then every field the adapter owns (see OWNED_FIELDS). */
-function txt2imgBody(request: InferenceRequest, log: Logger): Record<string, unknown> {
+/**
+ * The txt2img body: `adapter.extra` first, then every field the adapter owns (see OWNED_FIELDS), and for
+ * lock and instamodel the face's ControlNet units ahead of any the operator put in `extra.alwayson_scripts`.
+ */
+async function txt2imgBody(
+  request: InferenceRequest,
+  names: A1111ControlNetNames,
+  log: Logger,
+): Promise<Record<string, unknown>> {
   const { model, loras = [], extra = {} } = request.adapter ?? {};
-  // identity_adapter / identity_strength have no native A1111 field: InstantID, PuLID and IP-Adapter FaceID
-  // run as ControlNet units, whose shape depends on the extension and models installed. The operator wires
-  // them through `extra.alwayson_scripts`; the adapter does not guess.
   const ignored = Object.keys(extra).filter((key) => OWNED_FIELDS.has(key));
   if (ignored.length) log.warn({ ignored }, 'adapter.extra may not override these txt2img fields');
   const passed = Object.fromEntries(Object.entries(extra).filter(([key]) => !OWNED_FIELDS.has(key)));
@@ -170,8 +187,10 @@ function txt2imgBody(request: InferenceRequest, log: Logger): Record<string, unk
   const overrideSettings = model ? { ...extraSettings, sd_model_checkpoint: model } : extraSettings;
   const tokens = loras.map((lora) => `<lora:${lora.name}:${lora.weight}>`);
 
+  const scripts = await alwaysOnScripts(request, extra.alwayson_scripts, names);
   return {
     ...passed,
+    ...(scripts && { alwayson_scripts: scripts }),
     prompt: [request.prompt, ...tokens].filter(Boolean).join(' '),
     negative_prompt: request.negativePrompt ?? '',
     steps: request.steps,

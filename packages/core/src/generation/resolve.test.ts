@@ -261,6 +261,14 @@ describe('resolveGeneration', () => {
     fixed_seed: 42,
     adapter: { model: 'sdxl', identity_adapter: 'instantid', identity_strength: 0.8 },
   });
+  const pinnedByProfile = {
+    negativePrompt: 'blurry',
+    width: 768,
+    height: 512,
+    steps: 9,
+    guidance: 1.5,
+    outputFormat: 'png',
+  };
   const request = {
     prompt: 'on a beach',
     negative_prompt: 'low quality',
@@ -270,6 +278,14 @@ describe('resolveGeneration', () => {
     guidance_scale: 4,
     output_format: 'jpeg' as const,
   };
+  const everyField = [
+    'negative_prompt',
+    'width',
+    'height',
+    'num_inference_steps',
+    'guidance_scale',
+    'output_format',
+  ] as const;
 
   it('uses the server and backend defaults when neither request nor profile sets a field', () => {
     expect(resolveGeneration({ prompt: 'on a beach' }, undefined, backend, 11)).toEqual({
@@ -282,6 +298,7 @@ describe('resolveGeneration', () => {
       outputFormat: DEFAULT_OUTPUT_FORMAT,
       seed: 11,
       adapter: undefined,
+      pinnedOver: [],
     });
     expect([DEFAULT_SIZE, DEFAULT_OUTPUT_FORMAT]).toEqual([1024, 'webp']);
   });
@@ -301,28 +318,75 @@ describe('resolveGeneration', () => {
   it("uses the profile's values over the defaults for every field", () => {
     expect(resolveGeneration({ prompt: 'on a beach' }, profile, backend, 42)).toEqual({
       prompt: 'on a beach, a woman',
-      negativePrompt: 'blurry',
-      width: 768,
-      height: 512,
-      steps: 9,
-      guidance: 1.5,
-      outputFormat: 'png',
+      ...pinnedByProfile,
       seed: 42,
       adapter: { model: 'sdxl', identity_adapter: 'instantid', identity_strength: 0.8 },
+      pinnedOver: [],
     });
   });
 
-  it("uses the request's values over the profile's for every field", () => {
+  it("keeps the profile's value for every field it pins, whatever the request sends, and says which", () => {
     expect(resolveGeneration(request, profile, backend, 42)).toEqual({
       prompt: 'on a beach, a woman',
+      ...pinnedByProfile,
+      seed: 42,
+      adapter: profile.adapter,
+      pinnedOver: [...everyField],
+    });
+  });
+
+  it("gives the official SDK's body (1024×1024 webp always sent) the profile's size and format", () => {
+    const sdkBody = {
+      prompt: 'on a beach',
+      width: 1024,
+      height: 1024,
+      seed: -1,
+      output_format: 'webp' as const,
+    };
+    expect(resolveGeneration(sdkBody, profile, backend, 42)).toMatchObject({
+      width: 768,
+      height: 512,
+      outputFormat: 'png',
+    });
+  });
+
+  it.each([
+    ['negative_prompt', { negativePrompt: 'low quality' }],
+    ['width', { width: 1536 }],
+    ['height', { height: 640 }],
+    ['num_inference_steps', { steps: 30 }],
+    ['guidance_scale', { guidance: 4 }],
+    ['output_format', { outputFormat: 'jpeg' }],
+  ] as const)(
+    'takes %s from the request when override_profile names it, the rest from the profile',
+    (field, expected) => {
+      const resolved = resolveGeneration({ ...request, override_profile: [field] }, profile, backend, 0);
+      expect(resolved).toMatchObject({ ...pinnedByProfile, ...expected });
+      expect(resolved.pinnedOver).toEqual(everyField.filter((f) => f !== field));
+    },
+  );
+
+  it('keeps the profile value of a field override_profile names but the request does not send', () => {
+    const resolved = resolveGeneration(
+      { prompt: 'x', override_profile: [...everyField] },
+      profile,
+      backend,
+      0,
+    );
+    expect(resolved).toMatchObject(pinnedByProfile);
+    expect(resolved.pinnedOver).toEqual([]);
+  });
+
+  it("takes the request's values for every field the profile leaves unset", () => {
+    const bare = snapshot({ prompt_template: 'a woman', width: 768 });
+    expect(resolveGeneration(request, bare, backend, 3)).toMatchObject({
       negativePrompt: 'low quality',
-      width: 1536,
+      width: 768,
       height: 640,
       steps: 30,
       guidance: 4,
       outputFormat: 'jpeg',
-      seed: 42,
-      adapter: profile.adapter,
+      pinnedOver: ['width'],
     });
   });
 
@@ -336,47 +400,73 @@ describe('resolveGeneration', () => {
       guidance: 4,
       outputFormat: 'jpeg',
       seed: 3,
+      pinnedOver: [],
     });
   });
 
-  it.each([
-    ['width', { width: 64 }, { width: 64, height: 512 }],
-    ['height', { height: 2048 }, { width: 768, height: 2048 }],
-    ['num_inference_steps', { num_inference_steps: 1 }, { steps: 1 }],
-    ['guidance_scale', { guidance_scale: 12 }, { guidance: 12 }],
-    ['negative_prompt', { negative_prompt: 'text' }, { negativePrompt: 'text' }],
-    ['output_format', { output_format: 'webp' as const }, { outputFormat: 'webp' }],
-  ])('takes %s alone from the request and the rest from the profile', (_field, input, expected) => {
-    const resolved = resolveGeneration({ prompt: 'x', ...input }, profile, backend, 0);
-    expect(resolved).toMatchObject({
+  it('does not count a request value equal to the pinned one as replaced', () => {
+    const same = { prompt: 'x', width: 768, output_format: 'png' as const };
+    expect(resolveGeneration(same, profile, backend, 0).pinnedOver).toEqual([]);
+  });
+
+  it("uses the operation's defaults (e.g. instamodel 768×1024) below the request and the profile", () => {
+    const instamodel = { width: 768, height: 1024, output_format: 'webp' as const };
+    const removal = { output_format: 'png' as const };
+    expect(resolveGeneration({ prompt: 'x' }, undefined, backend, 0, instamodel)).toMatchObject({
       width: 768,
-      height: 512,
-      steps: 9,
-      guidance: 1.5,
-      negativePrompt: 'blurry',
-      outputFormat: 'png',
-      ...expected,
+      height: 1024,
+      outputFormat: 'webp',
     });
+    expect(resolveGeneration({ prompt: 'x' }, undefined, backend, 0, removal).outputFormat).toBe('png');
+    expect(resolveGeneration({ prompt: 'x', width: 512 }, undefined, backend, 0, instamodel).width).toBe(512);
+    expect(resolveGeneration({ prompt: 'x' }, profile, backend, 0, removal).outputFormat).toBe('png');
+    expect(
+      resolveGeneration({ prompt: 'x' }, snapshot({ height: 64 }), backend, 0, instamodel),
+    ).toMatchObject({ width: 768, height: 64 });
   });
 
-  it('keeps a request value of 0 or "" instead of falling back to the profile', () => {
-    const resolved = resolveGeneration(
+  it('keeps a request value of 0 or "" for a field the profile leaves unset or the request overrides', () => {
+    const unset = resolveGeneration(
       { prompt: 'x', guidance_scale: 0, negative_prompt: '' },
+      undefined,
+      backend,
+      0,
+    );
+    expect(unset.guidance).toBe(0);
+    expect(unset.negativePrompt).toBe('');
+    const overridden = resolveGeneration(
+      {
+        prompt: 'x',
+        guidance_scale: 0,
+        negative_prompt: '',
+        override_profile: ['guidance_scale', 'negative_prompt'],
+      },
       profile,
       backend,
       0,
     );
-    expect(resolved.guidance).toBe(0);
-    expect(resolved.negativePrompt).toBe('');
+    expect(overridden.guidance).toBe(0);
+    expect(overridden.negativePrompt).toBe('');
   });
 
   it('keeps a profile cfg_scale of 0 instead of falling back to the backend default', () => {
     const zero = snapshot({ cfg_scale: 0 });
     expect(resolveGeneration({ prompt: 'x' }, zero, backend, 0).guidance).toBe(0);
+    expect(resolveGeneration({ prompt: 'x', guidance_scale: 5 }, zero, backend, 0).guidance).toBe(0);
   });
 
   it('reports the seed it was given, never the request seed', () => {
     expect(resolveGeneration({ prompt: 'x', seed: 5 }, profile, backend, 42).seed).toBe(42);
+  });
+
+  it("always runs on the profile's adapter", () => {
+    const resolved = resolveGeneration(
+      { ...request, override_profile: [...everyField] },
+      profile,
+      backend,
+      0,
+    );
+    expect(resolved.adapter).toEqual(profile.adapter);
   });
 
   it("joins the prompt with the profile's mode", () => {
@@ -390,5 +480,34 @@ describe('resolveGeneration', () => {
     expect(resolveGeneration({ prompt: 'on a beach' }, slot, backend, 0).prompt).toBe(
       'a woman on a beach, 35mm',
     );
+  });
+});
+
+describe('a job seed with pickSeed and resolveGeneration together (SPEC §3)', () => {
+  const backend = { steps: 20, guidance: 7 };
+  const run = (
+    strategy: 'fixed' | 'user' | 'random' | undefined,
+    requested: number | undefined,
+    variant = 0,
+  ) => {
+    const profile = strategy && snapshot({ seed_strategy: strategy, fixed_seed: 42 });
+    const seed = pickSeed(profile?.seed_strategy, requested, profile?.fixed_seed, variant, () => 777);
+    return resolveGeneration({ prompt: 'x', seed: requested }, profile, backend, seed).seed;
+  };
+
+  it.each([
+    ['fixed', 5, 0, 42],
+    ['fixed', -1, 0, 42],
+    ['fixed', undefined, 3, 45],
+    ['user', 5, 0, 5],
+    ['user', -1, 0, 777],
+    ['user', undefined, 0, 777],
+    ['random', 5, 0, 5],
+    ['random', -1, 0, 777],
+    [undefined, 5, 0, 5],
+    [undefined, -1, 0, 777],
+    [undefined, 5, 2, 7],
+  ] as const)('%s strategy, request seed %p, variant %d → %d', (strategy, requested, variant, expected) => {
+    expect(run(strategy, requested, variant)).toBe(expected);
   });
 });

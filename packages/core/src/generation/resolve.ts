@@ -4,6 +4,7 @@ import {
   type AdapterSnapshot,
   MAX_SEED,
   type OutputFormat,
+  type PinnableField,
   type PromptTemplateMode,
   type SeedStrategy,
 } from '@castforge/schemas';
@@ -91,6 +92,18 @@ export interface GenerationInput {
   guidance_scale?: number;
   seed?: number;
   output_format?: OutputFormat;
+  /** (ext) Generation fields this request sets although the profile pins them (SPEC §3 Precedence). */
+  override_profile?: readonly string[];
+}
+
+/**
+ * An operation's own server defaults for fields neither the profile nor the request sets (the official SDK's
+ * defaults, e.g. instamodel 768×1024, background-remove png); 1024×1024 webp when unset.
+ */
+export interface OperationDefaults {
+  width?: number;
+  height?: number;
+  output_format?: OutputFormat;
 }
 
 export interface ResolvedGeneration {
@@ -103,27 +116,48 @@ export interface ResolvedGeneration {
   outputFormat: OutputFormat;
   seed: number;
   adapter?: Adapter;
+  /**
+   * Fields the request sent with a value other than the one the profile pins, which the profile's value
+   * replaced (not named in override_profile): what a job's `warnings` can tell the caller.
+   */
+  pinnedOver: PinnableField[];
 }
 
 /**
- * Precedence (SPEC §3): a field sent in the request beats the profile's default, which beats the server
- * (or backend) default. Pure, so the API (for estimates) and the worker (for the run) agree.
+ * Precedence (SPEC §3): a profile pins every generation field it sets (negative_prompt, width, height,
+ * steps → num_inference_steps, cfg_scale → guidance_scale, output_format, the adapter): its value wins over
+ * the request's unless the request names the field in `override_profile`. Fields the profile leaves unset
+ * come from the request, then from the operation's default, then the server's (or the backend's, for steps
+ * and guidance). The seed is picked beforehand (`pickSeed`) and passed in. Pure, so the API (for estimates)
+ * and the worker (for the run) agree.
  */
 export function resolveGeneration(
   input: GenerationInput,
   snapshot: AdapterSnapshot | undefined,
   backendDefaults: { steps: number; guidance: number },
   seed: number,
+  operationDefaults: OperationDefaults = {},
 ): ResolvedGeneration {
+  const overridden = new Set(input.override_profile ?? []);
+  const pinnedOver: PinnableField[] = [];
+  const pin = <T>(field: PinnableField, requested: T | undefined, profile: T | undefined): T | undefined => {
+    if (profile === undefined || overridden.has(field)) return requested ?? profile;
+    if (requested !== undefined && requested !== profile) pinnedOver.push(field);
+    return profile;
+  };
   return {
     prompt: joinPrompt(input.prompt, snapshot?.prompt_template, snapshot?.prompt_template_mode ?? 'suffix'),
-    negativePrompt: input.negative_prompt ?? snapshot?.negative_prompt,
-    width: input.width ?? snapshot?.width ?? DEFAULT_SIZE,
-    height: input.height ?? snapshot?.height ?? DEFAULT_SIZE,
-    steps: input.num_inference_steps ?? snapshot?.steps ?? backendDefaults.steps,
-    guidance: input.guidance_scale ?? snapshot?.cfg_scale ?? backendDefaults.guidance,
-    outputFormat: input.output_format ?? snapshot?.output_format ?? DEFAULT_OUTPUT_FORMAT,
+    negativePrompt: pin('negative_prompt', input.negative_prompt, snapshot?.negative_prompt),
+    width: pin('width', input.width, snapshot?.width) ?? operationDefaults.width ?? DEFAULT_SIZE,
+    height: pin('height', input.height, snapshot?.height) ?? operationDefaults.height ?? DEFAULT_SIZE,
+    steps: pin('num_inference_steps', input.num_inference_steps, snapshot?.steps) ?? backendDefaults.steps,
+    guidance: pin('guidance_scale', input.guidance_scale, snapshot?.cfg_scale) ?? backendDefaults.guidance,
+    outputFormat:
+      pin('output_format', input.output_format, snapshot?.output_format) ??
+      operationDefaults.output_format ??
+      DEFAULT_OUTPUT_FORMAT,
     seed,
     adapter: snapshot?.adapter,
+    pinnedOver,
   };
 }

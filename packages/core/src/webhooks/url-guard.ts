@@ -12,6 +12,13 @@ export interface UrlGuardOptions {
   allowLoopback: boolean;
   /** Injectable for tests; the system resolver otherwise. */
   resolve?: Resolve;
+  /**
+   * The setting a refusal of loopback names, for guards of other URLs than callbacks (input images:
+   * INPUT_ALLOW_LOOPBACK). Default CALLBACK_ALLOW_LOOPBACK.
+   */
+  loopbackSetting?: string;
+  /** How a refusal of credentials in the URL ends. Default: authenticate with the webhook signature. */
+  credentialsHint?: string;
 }
 
 export class UrlRefusedError extends Error {
@@ -26,6 +33,8 @@ export class UrlRefusedError extends Error {
  */
 export function createUrlGuard(options: UrlGuardOptions) {
   const resolve = options.resolve ?? systemResolve;
+  const loopbackSetting = options.loopbackSetting ?? 'CALLBACK_ALLOW_LOOPBACK';
+  const credentialsHint = options.credentialsHint ?? 'authenticate with the signature';
 
   const refuse = (reason: string): never => {
     throw new UrlRefusedError(reason);
@@ -37,7 +46,7 @@ export function createUrlGuard(options: UrlGuardOptions) {
     if (verdict === 'loopback' && options.allowLoopback) return;
     refuse(
       verdict === 'loopback'
-        ? `it points at a loopback address (${address}); set CALLBACK_ALLOW_LOOPBACK=true only for local testing`
+        ? `it points at a loopback address (${address}); set ${loopbackSetting}=true only for local testing`
         : `it points at a private, link-local, reserved or metadata address (${address})`,
     );
   };
@@ -51,8 +60,7 @@ export function createUrlGuard(options: UrlGuardOptions) {
       return refuse('it is not a valid absolute URL');
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') refuse('only http and https URLs are allowed');
-    if (url.username || url.password)
-      refuse('credentials in the URL are not allowed; authenticate with the signature');
+    if (url.username || url.password) refuse(`credentials in the URL are not allowed; ${credentialsHint}`);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     let addresses: { address: string; family: number }[];
     if (isIP(host)) {
