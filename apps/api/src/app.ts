@@ -13,13 +13,19 @@ import {
   catalog,
   redactUrl,
 } from '@castforge/core';
-import { GENERATE_IMAGE_ENDPOINT, type OperationName, buildOpenApiDocument } from '@castforge/schemas';
+import {
+  GENERATE_IMAGE_ENDPOINT,
+  type OperationName,
+  buildOpenApiDocument,
+  routes,
+} from '@castforge/schemas';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { campaignsRouter } from './campaigns/campaigns.routes';
 import { type CampaignService } from './campaigns/campaigns.service';
 import { type ApiConfig } from './config';
 import { consoleRouter } from './console/console.routes';
+import { type Capabilities } from './jobs/capabilities';
 import { type JobView } from './jobs/job-view';
 import { jobsRouter } from './jobs/jobs.routes';
 import { type SubmitService } from './jobs/submit.service';
@@ -35,6 +41,8 @@ import { type JobMetrics } from './ops/job-metrics';
 import { opsRouter } from './ops/ops.routes';
 import { profilesRouter } from './profiles/profiles.routes';
 import { resultsRouter } from './results/results.routes';
+import { methodNotAllowed } from './surface/method-not-allowed';
+import { surfaceRouter } from './surface/surface.routes';
 import { webhooksRouter } from './webhooks/webhooks.routes';
 
 export interface AppDeps {
@@ -49,6 +57,7 @@ export interface AppDeps {
   queues: LaneQueues;
   submit: SubmitService;
   view: JobView;
+  capabilities: Capabilities;
   idempotency: Idempotency;
   results: ResultStore;
   resultSecret: Buffer;
@@ -94,8 +103,17 @@ export function createApp(deps: AppDeps): Express {
   app.use('/results/v1', resultsRouter({ store: deps.results, secret: deps.resultSecret }));
   app.use('/console', consoleRouter());
 
-  app.use(jsonBody(deps.config.MAX_BODY_BYTES));
   const guard = compose(authenticate(deps.keys), rateLimit(deps.config.RATE_LIMIT_RPS));
+  // Before the body parser: what these answer never depends on the body (an upload is multipart).
+  app.use(
+    surfaceRouter({
+      jobs: deps.jobs,
+      capabilities: deps.capabilities,
+      guard,
+      gpuCostPerSecondUsd: deps.config.GPU_COST_PER_SECOND_USD,
+    }),
+  );
+  app.use(jsonBody(deps.config.MAX_BODY_BYTES));
   app.use('/profiles/v1', profilesRouter(deps.profiles, guard));
   // Every operation of the job catalog at its route, with the same submit, status and cancel.
   for (const [operation, spec] of Object.entries(catalog)) {
@@ -132,6 +150,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
+  app.use(methodNotAllowed(routes));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;

@@ -61,7 +61,10 @@ export async function buildApiDeps(
   const queues = createLaneQueues({ redis, keys });
   const estimator = createEstimator(redis, keys);
   const urlGuard = createUrlGuard({ allowLoopback: config.CALLBACK_ALLOW_LOOPBACK });
-  const inputGuard = createUrlGuard({ allowLoopback: config.INPUT_ALLOW_LOOPBACK });
+  const inputGuard = createUrlGuard({
+    allowLoopback: config.INPUT_ALLOW_LOOPBACK,
+    loopbackSetting: 'INPUT_ALLOW_LOOPBACK',
+  });
   const outbox = createWebhookOutbox({ redis, keys, sealer, attempts: config.WEBHOOK_ATTEMPTS });
   registerQueueGauge(registry, { jobs, webhooks: outbox.queue });
   const resultLink = (key: string, expiresAtMs: number) =>
@@ -71,11 +74,12 @@ export async function buildApiDeps(
     estimator,
     gpuCostPerSecondUsd: config.GPU_COST_PER_SECOND_USD,
   });
+  const capabilities = createCapabilities({ redis, keys });
   const submit = createSubmitService({
     producer: createProducer({ jobs, queues, retry }),
     profiles,
     estimator,
-    capabilities: createCapabilities({ redis, keys }),
+    capabilities,
     maxJobsInFlight: config.TENANT_MAX_JOBS_IN_FLIGHT,
     backendDefaults: ESTIMATE_DEFAULTS,
     urlGuard,
@@ -117,6 +121,7 @@ export async function buildApiDeps(
     queues,
     submit,
     view,
+    capabilities,
     idempotency: createIdempotency({ redis, keys }),
     results: createResultStore(config),
     resultSecret,

@@ -28,17 +28,24 @@ import {
 } from '@castforge/core';
 import { Worker } from 'bullmq';
 import { Counter, Gauge } from 'prom-client';
-import { type WorkerConfig } from './config';
+import {
+  type WorkerConfig,
+  a1111ControlNetOf,
+  inputFetcherOptionsOf,
+  promptEnhancerOptionsOf,
+} from './config';
 import { createLaneFetcher } from './fetching/lane-fetcher';
 import { createA1111Backend } from './inference/a1111';
 import { type InferenceBackend } from './inference/inference-backend';
 import { createSimulatedBackend } from './inference/simulated';
 import { createCancellations } from './jobs/cancellations';
+import { createInputFetcher } from './inputs/input-image';
 import { createReconciler } from './lifecycle/reconciler';
 import { createWorkerMetrics } from './ops/metrics';
 import { createPlanner } from './processors/plan';
 import { createJobProcessor } from './processors/job.processor';
 import { createProfileCache } from './profiles/profile-cache';
+import { createPromptEnhancer } from './prompts/prompt-enhancer';
 import { createFairScheduler } from './scheduling/fair-scheduler';
 import { DeliveryAttemptFailed, createDeliveryProcessor } from './webhooks/delivery.processor';
 import { createEventBody } from './webhooks/event-body';
@@ -55,7 +62,11 @@ export interface PoolInfra {
 
 export function createBackend(config: WorkerConfig, logger: Logger): InferenceBackend {
   if (config.INFERENCE_BACKEND === 'a1111') {
-    return createA1111Backend({ logger, ...(config.INFERENCE_AUTH && { auth: config.INFERENCE_AUTH }) });
+    return createA1111Backend({
+      logger,
+      controlnet: a1111ControlNetOf(config),
+      ...(config.INFERENCE_AUTH && { auth: config.INFERENCE_AUTH }),
+    });
   }
   return createSimulatedBackend({ stepMs: config.SIMULATED_STEP_MS, imageMs: config.SIMULATED_IMAGE_MS });
 }
@@ -162,6 +173,9 @@ export async function createWorkerPool(
     scheduler,
     jobs,
     plan: createPlanner({ profiles, campaigns }),
+    sealer,
+    inputs: createInputFetcher(inputFetcherOptionsOf(config)),
+    enhancer: createPromptEnhancer({ ...promptEnhancerOptionsOf(config), logger }),
     results,
     cancellations,
     resultTtlSeconds: config.RESULT_TTL_SECONDS,

@@ -7,7 +7,16 @@ type Schemas = components['schemas'];
  * Request fields the server fills in with a default. Generators make a field with a `default` required in
  * the request type; callers may leave these out whichever way the document marks them.
  */
-type Defaulted = 'seed' | 'priority' | 'variants';
+type Defaulted =
+  | 'seed'
+  | 'priority'
+  | 'variants'
+  | 'operation'
+  | 'enhance_prompt'
+  | 'override_profile'
+  | 'upscale'
+  | 'restore_weight'
+  | 'gender';
 export type WithDefaultsOptional<T> = Omit<T, Defaulted & keyof T> & Partial<Pick<T, Defaulted & keyof T>>;
 
 export type Profile = Schemas['IdentityProfile'];

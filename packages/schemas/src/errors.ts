@@ -17,7 +17,6 @@ export const ErrorCode = z.enum([
   'CONCURRENT_JOBS_EXCEEDED',
   'NOT_IMPLEMENTED',
   'SERVICE_UNAVAILABLE',
-  'NOT_IMPLEMENTED',
   'INTERNAL_ERROR',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
@@ -38,7 +37,6 @@ export const httpStatusByCode = {
   CONCURRENT_JOBS_EXCEEDED: 429,
   NOT_IMPLEMENTED: 501,
   SERVICE_UNAVAILABLE: 503,
-  NOT_IMPLEMENTED: 501,
   INTERNAL_ERROR: 500,
 } as const satisfies Record<ErrorCode, number>;
 

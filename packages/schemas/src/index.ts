@@ -11,3 +11,4 @@ export * from './webhooks';
 export * from './campaigns';
 export * from './operations';
 export * from './jobs';
+export * from './account';

@@ -39,7 +39,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: 'Body over the size limit',
   415: 'The body is not application/json',
   422: 'Validation failed; `detail` names every bad field',
+  405: 'A known path with another method; `Allow` lists the right ones',
   429: 'A rate or concurrency limit was reached; see Retry-After',
+  501: 'An operation no backend of this deployment runs',
   503: 'Redis or MongoDB is unreachable; retry shortly',
 };
 

@@ -9,13 +9,12 @@ import {
   CampaignListQuery,
   CampaignQueuedResponse,
 } from './campaigns';
-import { GenerateImageRequest, JobQueuedResponse, JobStatus } from './generation';
+import { jobRoutes, surfaceRoutes } from './job-routes';
 import { Profile, ProfileCreate, ProfileList, ProfileListQuery, ProfilePatch } from './profiles';
 import { Delivery, DeliveryList, DeliveryListQuery, WebhookSecret } from './webhooks';
 
 const profileParams = z.object({ profile_id: z.string().meta({ description: 'prof_ + 16 hex digits' }) });
 const etag = { ETag: 'The profile version, quoted: "3"' };
-const jobParams = z.object({ job_id: z.string().meta({ description: 'job_ + 16 hex digits' }) });
 const campaignParams = z.object({ campaign_id: z.string().meta({ description: 'camp_ + 16 hex digits' }) });
 const idempotencyKey = {
   name: 'Idempotency-Key',
@@ -81,33 +80,8 @@ export const routes: RouteDoc[] = [
     params: profileParams.extend({ version: z.string().regex(/^\d+$/) }),
     responses: { 200: { description: 'The profile as it was at that version', schema: Profile } },
   },
-  {
-    method: 'post',
-    path: '/generate/image/v1',
-    summary: 'Queue an image generation job',
-    tag: 'Generation',
-    headers: [idempotencyKey],
-    body: GenerateImageRequest,
-    responses: { 202: { description: 'Queued', schema: JobQueuedResponse } },
-    errors: [409, 429],
-  },
-  {
-    method: 'get',
-    path: '/generate/image/v1/status/{job_id}',
-    summary: "A job's status, in one Redis round trip at any queue depth",
-    tag: 'Generation',
-    params: jobParams,
-    responses: { 200: { description: 'The status', schema: JobStatus } },
-  },
-  {
-    method: 'post',
-    path: '/generate/image/v1/cancel/{job_id}',
-    summary: 'Cancel a job that has not ended (ext); 409 for a job that has',
-    tag: 'Generation',
-    params: jobParams,
-    responses: { 202: { description: 'The status, now cancelled', schema: JobStatus } },
-    errors: [409],
-  },
+  ...jobRoutes,
+  ...surfaceRoutes,
   {
     method: 'get',
     path: '/results/v1/{file}',

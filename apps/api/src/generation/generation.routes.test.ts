@@ -132,7 +132,14 @@ describe('POST /generate/image/v1, GET …/status/:job_id, POST …/cancel/:job_
         expect(job?.data).toEqual({
           kind: 'single',
           op: 'generate',
-          request: { prompt: 'a fox', width: 512, height: 768, seed: -1 },
+          request: {
+            prompt: 'a fox',
+            width: 512,
+            height: 768,
+            seed: -1,
+            enhance_prompt: false,
+            override_profile: [],
+          },
         });
       } finally {
         await queue.close();

@@ -213,11 +213,17 @@ describe('hostile values in bodies and paths', () => {
   });
 
   describe('methods', () => {
-    it('answers PUT on a profile, which the API does not offer, with a 404 in the SPEC §8 shape', async () => {
+    it('answers PUT on a profile, which the API does not offer, with a 405 naming the methods it takes', async () => {
       const res = await request(api.server)
         .put(`/profiles/v1/${profileId}`)
         .set('X-API-Key', key)
         .send({ name: 'x' });
+      expectError(res, 'METHOD_NOT_ALLOWED');
+      expect(res.headers.allow).toBe('DELETE, GET, HEAD, PATCH');
+    });
+
+    it('answers a method on a path nobody knows with a 404, not a 405', async () => {
+      const res = await request(api.server).put('/no/such/path').set('X-API-Key', key).send({});
       expectError(res, 'NOT_FOUND');
     });
   });

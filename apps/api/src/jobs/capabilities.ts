@@ -1,6 +1,17 @@
-import { invalidParameters, liveWorkers, type RedisKeys } from '@castforge/core';
-import { type OperationName, backendsThatCanRun } from '@castforge/schemas';
+import { AppError, invalidParameters, liveWorkers, type RedisKeys } from '@castforge/core';
+import { type OperationName, backendsThatCanRun, operationRoutes } from '@castforge/schemas';
 import { type Redis } from 'ioredis';
+
+/** ImagePipeline's operations beyond the six castforge runs itself (SPEC §3b). */
+const SURFACE: ReadonlySet<OperationName> = new Set<OperationName>([
+  'edit',
+  'background-change',
+  'background-remove',
+  'branding-logo',
+  'branding-template',
+  'upscale',
+  'segment',
+]);
 
 /**
  * Which operations this deployment runs: the union of what live workers' backends declare in their
@@ -36,6 +47,14 @@ export function createCapabilities(deps: { redis: Redis; keys: RedisKeys; cacheM
     async require(operation: OperationName): Promise<void> {
       const ops = await operations();
       if (ops.has(operation) || (ops.size === 0 && operation === 'generate')) return;
+      // The rest of ImagePipeline's surface is 501 until a backend declares it (e.g. a ComfyUI template).
+      if (SURFACE.has(operation)) {
+        throw new AppError(
+          'NOT_IMPLEMENTED',
+          `${operationRoutes[operation]} is not run by this deployment: no configured backend declares ` +
+            `${operation} (a ComfyUI workflow template named ${operation}.json would)`,
+        );
+      }
       const running = new Set([...ops.values()].flatMap((backends) => [...backends]));
       const now = running.size
         ? `this deployment runs ${[...running].join(', ')}`

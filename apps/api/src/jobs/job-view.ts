@@ -36,7 +36,7 @@ export function createJobView(deps: {
         job_id: record.jobId,
         status: record.status,
         progress: record.progress,
-        endpoint: operationRoutes[record.operation] as JobStatus['endpoint'],
+        endpoint: operationRoutes[record.operation],
         profile_id: record.profileId,
         profile_version: record.profileVersion,
         campaign_id: record.campaignId,

@@ -62,6 +62,8 @@ export function createSubmitService(deps: SubmitDeps) {
       const spec = operationSpec(operation);
       if (!spec)
         throw new AppError('NOT_IMPLEMENTED', `${operationRoutes[operation]} is not run by this deployment`);
+      // What the deployment runs is said first: a 501 or 422 for an operation never depends on the body.
+      await deps.capabilities.require(operation);
       const request = parseInput(spec.request, body, 'body') as Record<string, unknown> & {
         profile_id?: string;
         callback_url?: string;
@@ -69,7 +71,6 @@ export function createSubmitService(deps: SubmitDeps) {
         priority?: number;
         prompt?: string;
       };
-      await deps.capabilities.require(operation);
       let profile: Profile | undefined;
       if (request.profile_id) {
         profile = await deps.profiles.get(tenantId, request.profile_id).catch((err: unknown) => {
@@ -84,22 +85,35 @@ export function createSubmitService(deps: SubmitDeps) {
       // Checked now (422 with the reason) and again by the worker, after DNS resolution, when it fetches them.
       const callbackUrl = request.callback_url;
       if (callbackUrl) await deps.urlGuard.checkAtSubmit(callbackUrl);
-      const inputs: Record<string, string> = {};
-      for (const field of spec.imageFields) {
-        const url = request[field];
-        if (typeof url === 'string') {
-          await deps.inputGuard.checkAtSubmit(url, ['body', field]);
-          inputs[field] = url;
+      // Input images (and a logo to composite) are vetted, never fetched, here: the worker fetches them when
+      // the job starts. A field may hold a list (edit's input_image).
+      const inputs: Record<string, string | string[]> = {};
+      const inputFields = [...spec.imageFields, ...(spec.compositesLogo ? ['logo_url'] : [])];
+      for (const field of inputFields) {
+        const value = request[field];
+        const urls = typeof value === 'string' ? [value] : Array.isArray(value) ? (value as string[]) : [];
+        for (const [i, url] of urls.entries()) {
+          await deps.inputGuard.checkAtSubmit(
+            url,
+            Array.isArray(value) ? ['body', field, i] : ['body', field],
+          );
         }
+        if (value !== undefined) inputs[field] = value as string | string[];
       }
 
       const generation: Record<string, unknown> = { ...request };
-      for (const field of [...RECORD_ONLY_FIELDS, ...spec.imageFields]) delete generation[field];
+      for (const field of [...RECORD_ONLY_FIELDS, ...inputFields]) delete generation[field];
       const priority = request.priority ?? 0;
       const jobId = newJobId();
       const lane = laneFor(tenantId, priority);
       const queuedAt = Date.now();
-      const resolved = resolveGeneration(generation, profile?.adapter_snapshot, deps.backendDefaults, 0);
+      const resolved = resolveGeneration(
+        generation,
+        profile?.adapter_snapshot,
+        deps.backendDefaults,
+        0,
+        spec.defaults,
+      );
       const units = costUnits(resolved.steps, resolved.width, resolved.height);
       const { ahead } = await deps.producer.submit(
         {
@@ -134,7 +148,7 @@ export function createSubmitService(deps: SubmitDeps) {
       return {
         job_id: jobId,
         status: 'queued',
-        endpoint: operationRoutes[operation] as JobQueuedResponse['endpoint'],
+        endpoint: operationRoutes[operation],
         estimated_time_seconds: await deps.estimator.estimateSeconds(units, ahead),
         queued_at: new Date(queuedAt).toISOString(),
       };

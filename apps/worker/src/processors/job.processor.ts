@@ -4,11 +4,16 @@ import {
   type JobStore,
   type Logger,
   type ResultStore,
+  type Sealer,
+  catalog,
   costUnits,
   pickSeed,
   resolveGeneration,
 } from '@castforge/core';
 import { JobPayload, mimeTypeByFormat, operationRoutes } from '@castforge/schemas';
+import { type InputFetcher, fetchInputImages } from '../inputs/input-image';
+import { type PromptEnhancer } from '../prompts/prompt-enhancer';
+import { compositeLogo } from '../results/logo';
 import { type FetchedJob, HandbackError, LockLostError, type Outcome } from '../fetching/lane-fetcher';
 import { type InferenceBackend, type InferenceResult, JobTimeoutError } from '../inference/inference-backend';
 import { type Cancellations } from '../jobs/cancellations';
@@ -24,6 +29,10 @@ export interface ProcessorDeps {
   scheduler: FairScheduler;
   jobs: JobStore;
   plan: PlanJob;
+  /** Opens a job's sealed input URLs, kept in its record until it ends. */
+  sealer: Sealer;
+  inputs: InputFetcher;
+  enhancer: PromptEnhancer;
   results: ResultStore;
   cancellations: Cancellations;
   resultTtlSeconds: number;
@@ -55,6 +64,18 @@ export function refOf(item: FetchedJob, payload: unknown): JobRef {
  */
 export function createJobProcessor(deps: ProcessorDeps) {
   const { jobs, metrics } = deps;
+
+  /** The input image URLs a single job was submitted with (sealed in its record; gone when it ends). */
+  const sealedInputs = async (ref: JobRef): Promise<Record<string, string | string[]>> => {
+    if (ref.campaign) return {};
+    const [sealed] = await jobs.peek(ref, 'inputs');
+    if (!sealed) return {};
+    try {
+      return JSON.parse(deps.sealer.open(sealed)) as Record<string, string | string[]>;
+    } catch {
+      throw new JobFailure('INPUT_INVALID', 'the input image URLs of this job cannot be read');
+    }
+  };
 
   /** Ends the job failed, once: its record (and all it causes, in the same script) and the metrics. */
   const fail = async (ref: JobRef, failure: Classified, endpoint: string): Promise<boolean> => {
@@ -105,13 +126,30 @@ export function createJobProcessor(deps: ProcessorDeps) {
           `this worker's backend (${deps.backend.name}) does not run ${plan.operation}`,
         );
       }
+      const spec = catalog[plan.operation];
+      const warnings: string[] = [];
+
+      // The input images (and a logo), fetched now that the job starts, held in memory for this job only.
+      const urls = { ...plan.images, ...(await sealedInputs(ref)) };
+      const images = await fetchInputImages(deps.inputs, urls, control.signal);
+      const logo = images.logo_url;
+      delete images.logo_url;
+
+      // The caller's prompt, rewritten before the join when asked (SPEC §12); a failure only warns.
+      const input = { ...plan.input };
+      if (input.enhance_prompt === true && typeof input.prompt === 'string' && input.prompt) {
+        const enhanced = await deps.enhancer.enhance(input.prompt, control.signal);
+        input.prompt = enhanced.prompt;
+        if (enhanced.warning) warnings.push(enhanced.warning);
+      }
       const seed = pickSeed(
         plan.snapshot?.seed_strategy,
-        plan.input.seed,
+        input.seed,
         plan.snapshot?.fixed_seed,
         plan.variant,
       );
-      const resolved = resolveGeneration(plan.input, plan.snapshot, deps.backend.defaults, seed);
+      const resolved = resolveGeneration(input, plan.snapshot, deps.backend.defaults, seed, spec.defaults);
+      const options = Object.fromEntries(spec.optionFields.map((field) => [field, input[field]]));
 
       // 2. Wait for a GPU slot, then run.
       const lease = await deps.scheduler.acquire(item.tenantId, item.kind, control.signal);
@@ -129,7 +167,10 @@ export function createJobProcessor(deps: ProcessorDeps) {
           worker: deps.workerId,
           prompt: resolved.prompt,
           seed,
-          fields: { prompt_hash: createHash('sha256').update(resolved.prompt).digest('hex') },
+          fields: {
+            prompt_hash: createHash('sha256').update(resolved.prompt).digest('hex'),
+            warnings: warnings.length ? JSON.stringify(warnings) : undefined,
+          },
         });
         if (started.kind !== 'started') return { kind: 'dropped' };
         const waitFrom = plan.queuedAt ?? job.timestamp;
@@ -141,8 +182,8 @@ export function createJobProcessor(deps: ProcessorDeps) {
           ...resolved,
           jobId: ref.jobId,
           operation: plan.operation,
-          images: {},
-          options: {},
+          images,
+          options,
           label: plan.profileName,
           prompt: started.prompt,
           seed: started.seed,
@@ -163,6 +204,17 @@ export function createJobProcessor(deps: ProcessorDeps) {
         lease.release();
       }
       metrics.inference.observe(inferenceMs / 1000);
+      if (logo && spec.compositesLogo) {
+        inference = await compositeLogo(inference, logo).catch((err: unknown) => {
+          throw new JobFailure(
+            'INPUT_INVALID',
+            'logo_url: the logo could not be composited onto the result',
+            {
+              cause: err,
+            },
+          );
+        });
+      }
 
       // 3. Encode and store, with the slot already given to the next job.
       const encoded = await encodeImage(inference, resolved.outputFormat).catch((err: unknown) => {

@@ -8,6 +8,8 @@ export interface Plan {
   operation: OperationName;
   /** The request's generation fields and operation options, as submitted (or the campaign's scene). */
   input: GenerationInput & Record<string, unknown>;
+  /** Input image URLs by field that come with the job's plan (a campaign roster's), not its record. */
+  images?: Record<string, string>;
   /** The pinned profile version's snapshot, when the job names a profile. */
   snapshot?: AdapterSnapshot;
   /** The profile's name, for backends that draw a label (the simulated one). */

@@ -61,6 +61,12 @@ export interface FinishOptions {
   onlyIfGoneFrom?: string;
 }
 
+/** A tenant's monthly usage counters are kept this long (the month, and the next two to look back). */
+const USAGE_RETENTION_SECONDS = 100 * 24 * 3600;
+
+/** The calendar month (UTC) a usage counter belongs to, as YYYY-MM. */
+export const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
+
 /** Maximum events BullMQ keeps per lane (it defaults to 10,000; nothing of ours reads them). */
 export const MAX_EVENTS_KEPT = 10;
 
@@ -136,6 +142,7 @@ export function createJobStore(deps: {
         b.laneQueue(lanes.normal),
         b.laneQueue(lanes.high),
         b.bullJob(bullLane, ref.jobId),
+        b.usage(ref.tenantId, monthOf(Date.now())),
         ...campaignKeysOf(b, ref),
       ],
       [
@@ -150,6 +157,7 @@ export function createJobStore(deps: {
         options.result?.key ?? '',
         options.result?.expiresAt ?? '',
         options.sample ? `${Math.round(options.sample.ms)}:${options.sample.units.toFixed(4)}` : '',
+        USAGE_RETENTION_SECONDS,
         ...toPairs({ ...fields }),
       ],
     )) as [number, string, number?];
@@ -360,6 +368,15 @@ export function createJobStore(deps: {
         totals.pending += Number(pending ?? 0);
       }
       return totals;
+    },
+
+    /** What a tenant used in a month: jobs that ran (to any end) and their GPU seconds. */
+    async usage(
+      tenantId: string,
+      month = monthOf(Date.now()),
+    ): Promise<{ jobs: number; gpuSeconds: number }> {
+      const [jobs, ms] = await redis.hmget(keys.forTenant(tenantId).usage(tenantId, month), 'jobs', 'gpu_ms');
+      return { jobs: Number(jobs ?? 0), gpuSeconds: Number(ms ?? 0) / 1000 };
     },
 
     /** Jobs of a tenant not yet ended (what CONCURRENT_JOBS_EXCEEDED counts). */

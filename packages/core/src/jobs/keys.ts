@@ -83,6 +83,8 @@ export function bucketKeys(prefix: string, bucket: number) {
     outbox: `${tag}:outbox`,
     /** Stored results by expiry (sorted set: key → expiry ms), for the sweeper. */
     results: `${tag}:results`,
+    /** What a tenant used in a calendar month (hash: jobs, gpu_ms), kept a few months. */
+    usage: (tenantId: string, month: string) => `${tag}:usage:${tenantId}:${month}`,
     /** Recent inference cost samples (list of "ms:units"), for estimates. */
     durations: `${tag}:durations`,
     /** Live campaigns of this bucket (sorted set: campaign id → 0 while running, forget-at ms once done). */

@@ -7,6 +7,8 @@ import { tenantModels } from './tenant.model';
 export interface Principal {
   tenantId: string;
   keyId: string;
+  /** The name the key was created with (`npm run keys`, or `bootstrap (API_KEYS)`). */
+  keyName: string;
 }
 
 export interface ApiKeyInfo {
@@ -101,10 +103,13 @@ export function createKeyStore(connection: Connection, options: { cacheTtlMs?: n
       const now = Date.now();
       const cached = cache.get(hash);
       if (cached && cached.expires > now) return cached.principal;
-      const doc = await ApiKey.findOne({ hash }, { hash: 1, tenant_id: 1, key_id: 1, revoked_at: 1 }).lean();
+      const doc = await ApiKey.findOne(
+        { hash },
+        { hash: 1, tenant_id: 1, key_id: 1, revoked_at: 1, name: 1 },
+      ).lean();
       const principal =
         doc && !doc.revoked_at && safeEqualHex(doc.hash, hash)
-          ? { tenantId: doc.tenant_id, keyId: doc.key_id }
+          ? { tenantId: doc.tenant_id, keyId: doc.key_id, keyName: doc.name }
           : null;
       if (cache.size > 10_000) cache.clear();
       cache.set(hash, { principal, expires: now + ttl });

@@ -3,13 +3,14 @@
 -- done" (once), the webhook event in the outbox, the result in the expiry index, the inference sample, the
 -- cancel broadcast to the worker holding it. Nothing of that depends on the caller surviving the next line.
 -- KEYS: 1 job, 2 stats, 3 inflight, 4 running, 5 outbox, 6 results, 7 durations, 8 live campaigns,
---       9 lane queue (normal), 10 lane queue (priority), 11 the BullMQ job hash, 12… the campaign block
+--       9 lane queue (normal), 10 lane queue (priority), 11 the BullMQ job hash, 12 the tenant's usage this
+--       month, 13… the campaign block
 -- ARGV: 1 job id, 2 status, 3 now, 4 retention seconds, 5 tenant ('' = any), 6 campaign index, 7 campaign id,
 --       8 cancel channel, 9 guard ('1': only if the BullMQ job is gone — the reconciler), 10 result key,
---       11 result expiry (ms), 12 inference sample ('ms:units'), 13… field/value pairs
+--       11 result expiry (ms), 12 inference sample ('ms:units'), 13 usage retention (s), 14… field/value pairs
 -- Returns {1, previous status, campaign done} | {0, status or ''}
 local id, to, now, ttl, tenant = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local camp = campaignKeys(12)
+local camp = campaignKeys(13)
 local r = redis.call('HMGET', KEYS[1], 'status', 'tenant', 'campaign_index', 'callback_url', 'campaign_id')
 local st = r[1]
 if not st then
@@ -44,7 +45,7 @@ count(KEYS[2], camp, st, to, id, r[3])
 inflight(KEYS[3], r[2], -1)
 redis.call('ZREM', KEYS[4], id)
 redis.call('HSET', KEYS[1], 'status', to, 'finished_at', now)
-if #ARGV >= 14 then redis.call('HSET', KEYS[1], unpack(ARGV, 13)) end
+if #ARGV >= 15 then redis.call('HSET', KEYS[1], unpack(ARGV, 14)) end
 if to == 'completed' then redis.call('HSET', KEYS[1], 'progress', '100') end
 -- Nothing of the request that is not needed any more stays (zero data retention, SPEC §9).
 redis.call('HDEL', KEYS[1], 'callback_url', 'inputs', 'worker')
@@ -53,6 +54,13 @@ if ARGV[10] ~= '' then redis.call('ZADD', KEYS[6], ARGV[11], ARGV[10]) end
 if ARGV[12] ~= '' then
   redis.call('LPUSH', KEYS[7], ARGV[12])
   redis.call('LTRIM', KEYS[7], 0, 199)
+end
+-- What the tenant used this month (GET /v1/user/details): jobs that ran, and GPU time.
+if st ~= 'queued' then
+  redis.call('HINCRBY', KEYS[12], 'jobs', 1)
+  local ms = tonumber(string.match(ARGV[12], '^(%d+):') or '0')
+  if ms > 0 then redis.call('HINCRBY', KEYS[12], 'gpu_ms', ms) end
+  redis.call('EXPIRE', KEYS[12], ARGV[13])
 end
 if to == 'cancelled' then
   if (st == 'processing' or st == 'pending') and ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], id) end
