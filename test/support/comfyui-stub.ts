@@ -1,0 +1,447 @@
+import { randomUUID } from 'node:crypto';
+import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type WebSocket, WebSocketServer } from 'ws';
+import {
+  type ComfyStubScript,
+  type ExecutionContext,
+  type QueueItem,
+  executePrompt,
+} from './comfyui-stub-executor';
+import { type ApiPrompt, stubNodeCatalogue, validatePrompt } from './comfyui-stub-nodes';
+
+export type { ComfyStubScript } from './comfyui-stub-executor';
+
+/**
+ * A stand-in for a ComfyUI server (notes/backends.md §2.2, read against Comfy-Org/ComfyUI server.py,
+ * execution.py and websocket_image_save.py): HTTP and the websocket on one port, every route also under
+ * /api, one prompt executing at a time from a priority queue, messages only to the submitting client id
+ * (a reconnect with the same id takes them over), image frames shaped by the client's feature flags, node
+ * validation against its own object_info, a node output cache, an in-memory history. It records what a
+ * zero-retention test must see empty: uploads, files saved by nodes, /view reads.
+ */
+export interface ComfyStubOptions {
+  /** Default 0 (a free port). */
+  port?: number;
+  /** Time per sampler step. Default 5 ms. */
+  stepMs?: number;
+  /** Refuse HTTP and websocket upgrades without this header (a reverse proxy's auth). */
+  requireHeader?: { name: string; value: string };
+  /** false: a server before 0.3.45, which ignores the client's prompt_id and picks its own. */
+  clientPromptIds?: boolean;
+  /** false: a server before 0.3.57, which ignores /interrupt's body and interrupts whatever runs. */
+  targetedInterrupt?: boolean;
+  /** false: a server before feature flags, which always sends legacy image frames. */
+  featureFlags?: boolean;
+  /** Time between execution_success and the history entry (ComfyUI files it just after). Default 20 ms. */
+  historyDelayMs?: number;
+  /** Node classes this server lacks (a node pack not installed). */
+  without?: string[];
+}
+
+export interface ComfyStub {
+  url: string;
+  /** Every POST /prompt body, with the status answered. */
+  submissions: Array<{ body: Record<string, unknown>; status: number }>;
+  /** Prompt ids in the history now. */
+  historyIds(): string[];
+  /** The prompt currently executing, and those waiting. */
+  running(): string | undefined;
+  pending(): string[];
+  /** Files received by /upload/image or /upload/mask, files written by SaveImage/PreviewImage, /view reads. */
+  uploads: string[];
+  savedFiles: string[];
+  views: string[];
+  /** POST /interrupt calls: the prompt_id named (if any) and the prompt actually interrupted (or null). */
+  interrupts: Array<{ promptId?: string; hit: string | null }>;
+  queueDeletes: string[];
+  historyDeletes: string[];
+  requests: Array<{ method: string; path: string; headers: IncomingHttpHeaders }>;
+  upgrades: Array<{ clientId: string; headers: IncomingHttpHeaders }>;
+  /** Queues behaviour for upcoming prompts, in submission order. */
+  script(...steps: ComfyStubScript[]): void;
+  /** Stops taking prompts off the queue (they stay pending), and starts again. */
+  pause(): void;
+  resume(): void;
+  /** Lets a `hold` prompt's sampler go on. */
+  release(): void;
+  /** Closes every client's websocket from the server side; the server and its prompts carry on. */
+  dropSockets(): void;
+  /** Stops the server (queue, history and sockets lost, the running prompt abandoned) and starts it again. */
+  restart(options?: { downMs?: number }): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface State {
+  number: number;
+  queue: QueueItem[];
+  running?: { item: QueueItem; script: ComfyStubScript };
+  runningNode: string | null;
+  history: Map<string, Record<string, unknown>>;
+  sockets: Map<string, { ws: WebSocket; flags: Record<string, unknown> }>;
+  cache: ExecutionContext['cache'];
+  interruptFlag: boolean;
+  gone: AbortController;
+}
+
+const freshState = (): State => ({
+  number: 0,
+  queue: [],
+  runningNode: null,
+  history: new Map(),
+  sockets: new Map(),
+  cache: new Map(),
+  interruptFlag: false,
+  gone: new AbortController(),
+});
+
+export async function startComfyStub(options: ComfyStubOptions = {}): Promise<ComfyStub> {
+  const catalogue = stubNodeCatalogue();
+  for (const name of options.without ?? []) delete catalogue[name];
+  const historyDelayMs = options.historyDelayMs ?? 20;
+  const scripts: Array<ComfyStubScript & { left: number }> = [];
+  let state = freshState();
+  let paused = false;
+  let releaseHold: () => void = () => undefined;
+  let held = new Promise<void>((resolve) => (releaseHold = resolve));
+  const record = {
+    submissions: [] as ComfyStub['submissions'],
+    uploads: [] as string[],
+    savedFiles: [] as string[],
+    views: [] as string[],
+    interrupts: [] as ComfyStub['interrupts'],
+    queueDeletes: [] as string[],
+    historyDeletes: [] as string[],
+    requests: [] as ComfyStub['requests'],
+    upgrades: [] as ComfyStub['upgrades'],
+  };
+
+  const queueInfo = () => ({ exec_info: { queue_remaining: state.queue.length + (state.running ? 1 : 0) } });
+  const sendJson = (clientId: string | undefined, type: string, data: Record<string, unknown>) => {
+    const text = JSON.stringify({ type, data });
+    const targets =
+      clientId === undefined
+        ? [...state.sockets.values()]
+        : [state.sockets.get(clientId)].filter((s) => s !== undefined);
+    for (const { ws } of targets) ws.send(text);
+  };
+  const queueUpdated = () => sendJson(undefined, 'status', { status: queueInfo() });
+  const nextScript = (): ComfyStubScript => {
+    const step = scripts[0];
+    if (!step) return {};
+    step.left -= 1;
+    if (step.left <= 0) scripts.shift();
+    return step;
+  };
+
+  /** main.py prompt_worker: one item at a time, lowest number first. */
+  function pump() {
+    if (paused || state.running || !state.queue.length) return;
+    state.queue.sort((a, b) => a[0] - b[0]);
+    const item = state.queue.shift()!;
+    const run = { item, script: nextScript() };
+    state.running = run;
+    state.interruptFlag = false;
+    queueUpdated();
+    const current = state;
+    const clientId = typeof item[3].client_id === 'string' ? item[3].client_id : undefined;
+    void executePrompt(
+      {
+        catalogue,
+        stepMs: options.stepMs ?? 5,
+        send: sendJson,
+        sendImage(target, png, meta, legacy) {
+          const socket = target === undefined ? undefined : current.sockets.get(target);
+          const targets = target === undefined ? [...current.sockets.values()] : socket ? [socket] : [];
+          for (const { ws, flags } of targets)
+            ws.send(imageFrame(png, meta, !legacy && flags.supports_preview_metadata === true));
+        },
+        setRunningNode: (nodeId) => (current.runningNode = nodeId),
+        dropClient: (id) => current.sockets.get(id)?.ws.terminate(),
+        interrupted: () => current.interruptFlag,
+        released: () => held,
+        gone: current.gone.signal,
+        saveFile: (name) => record.savedFiles.push(name),
+        cache: current.cache,
+      },
+      item,
+      run.script,
+    ).then(async (result) => {
+      if (!result || current !== state) return;
+      await sleep(historyDelayMs);
+      if (current !== state) return;
+      current.history.set(item[1], {
+        prompt: item,
+        outputs: result.outputs,
+        status: {
+          status_str: result.status,
+          completed: result.status === 'success',
+          messages: result.messages,
+        },
+        meta: {},
+      });
+      state.running = undefined;
+      state.runningNode = null;
+      if (clientId !== undefined) sendJson(clientId, 'executing', { node: null, prompt_id: item[1] });
+      queueUpdated();
+      pump();
+    });
+  }
+
+  function postPrompt(body: Record<string, unknown>, res: ServerResponse) {
+    const answer = (status: number, payload: unknown) => {
+      record.submissions.push({ body, status });
+      json(res, status, payload);
+    };
+    let number = state.number;
+    if (typeof body.number === 'number') number = body.number;
+    else {
+      if (body.front === true) number = -number;
+      state.number += 1;
+    }
+    if (!('prompt' in body))
+      return answer(400, {
+        error: {
+          type: 'no_prompt',
+          message: 'No prompt provided',
+          details: 'No prompt provided',
+          extra_info: {},
+        },
+        node_errors: {},
+      });
+    const prompt = body.prompt as ApiPrompt;
+    const promptId =
+      options.clientPromptIds !== false &&
+      (typeof body.prompt_id === 'string' || typeof body.prompt_id === 'number')
+        ? String(body.prompt_id)
+        : randomUUID();
+    const valid = validatePrompt(prompt, catalogue);
+    if (!valid.ok) return answer(400, { error: valid.error, node_errors: valid.nodeErrors });
+    const extra = { ...((body.extra_data as Record<string, unknown> | undefined) ?? {}) };
+    if ('client_id' in body) extra.client_id = body.client_id;
+    state.queue.push([number, promptId, prompt, extra, valid.outputs]);
+    queueUpdated();
+    answer(200, { prompt_id: promptId, number, node_errors: {} });
+    pump();
+  }
+
+  function postInterrupt(body: Record<string, unknown>) {
+    const promptId = typeof body.prompt_id === 'string' && body.prompt_id ? body.prompt_id : undefined;
+    const runningId = state.running?.item[1] ?? null;
+    const global = promptId === undefined || options.targetedInterrupt === false;
+    const hit = global || promptId === runningId ? runningId : null;
+    if (global || promptId === runningId) state.interruptFlag = true;
+    record.interrupts.push({ ...(promptId !== undefined && { promptId }), hit });
+  }
+
+  const routes: Record<
+    string,
+    (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => Promise<void> | void
+  > = {
+    'GET /object_info': (_req, res) => json(res, 200, catalogue),
+    'GET /prompt': (_req, res) => json(res, 200, queueInfo()),
+    'POST /prompt': async (req, res) => postPrompt(await readJson(req), res),
+    'GET /queue': (_req, res) =>
+      json(res, 200, {
+        queue_running: state.running ? [state.running.item] : [],
+        queue_pending: [...state.queue],
+      }),
+    'POST /queue': async (req, res) => {
+      const body = await readJson(req);
+      if (body.clear === true) state.queue = [];
+      for (const id of Array.isArray(body.delete) ? body.delete : []) {
+        record.queueDeletes.push(String(id));
+        state.queue = state.queue.filter((item) => item[1] !== id);
+      }
+      queueUpdated();
+      res.writeHead(200).end();
+    },
+    'POST /interrupt': async (req, res) => {
+      postInterrupt(await readJson(req).catch(() => ({})));
+      res.writeHead(200).end();
+    },
+    'GET /history': (_req, res) => json(res, 200, Object.fromEntries(state.history)),
+    'POST /history': async (req, res) => {
+      const body = await readJson(req);
+      if (body.clear === true) state.history.clear();
+      for (const id of Array.isArray(body.delete) ? body.delete : []) {
+        record.historyDeletes.push(String(id));
+        state.history.delete(String(id));
+      }
+      res.writeHead(200).end();
+    },
+    'POST /upload/image': async (req, res) => {
+      await readBody(req);
+      const name = `upload_${record.uploads.length}.png`;
+      record.uploads.push(name);
+      json(res, 200, { name, subfolder: '', type: 'input' });
+    },
+    'GET /view': (_req, res, query) => {
+      record.views.push(query.get('filename') ?? '');
+      res.writeHead(404).end();
+    },
+    'GET /system_stats': (_req, res) =>
+      json(res, 200, {
+        system: { os: 'posix', comfyui_version: '0.3.64', python_version: '3.12' },
+        devices: [],
+      }),
+    'POST /free': (_req, res) => void res.writeHead(200).end(),
+  };
+
+  const authorised = (headers: IncomingHttpHeaders) =>
+    !options.requireHeader ||
+    headers[options.requireHeader.name.toLowerCase()] === options.requireHeader.value;
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://stub');
+    const path = url.pathname.replace(/^\/api(?=\/)/, '');
+    record.requests.push({ method: req.method ?? 'GET', path, headers: req.headers });
+    if (!authorised(req.headers)) return json(res, 401, { error: 'Unauthorized' });
+    const handler =
+      routes[`${req.method} ${path}`] ??
+      (req.method === 'GET' && path.startsWith('/history/')
+        ? (_q: IncomingMessage, r: ServerResponse) => {
+            const id = decodeURIComponent(path.slice('/history/'.length));
+            const entry = state.history.get(id);
+            json(r, 200, entry ? { [id]: entry } : {});
+          }
+        : req.method === 'GET' && path.startsWith('/object_info/')
+          ? (_q: IncomingMessage, r: ServerResponse) => {
+              const name = decodeURIComponent(path.slice('/object_info/'.length));
+              json(r, 200, catalogue[name] ? { [name]: catalogue[name] } : {});
+            }
+          : undefined);
+    if (!handler) return json(res, 404, { error: '404: Not Found' });
+    Promise.resolve(handler(req, res, url.searchParams)).catch(() => {
+      if (!res.headersSent)
+        res.writeHead(500, { 'Content-Type': 'text/plain' }).end('500 Internal Server Error');
+    });
+  });
+
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://stub');
+    if (url.pathname.replace(/^\/api(?=\/)/, '') !== '/ws' || !authorised(req.headers)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const sid = url.searchParams.get('clientId') || randomUUID().replace(/-/g, '');
+      record.upgrades.push({ clientId: sid, headers: req.headers });
+      const owner = state;
+      const entry = { ws, flags: {} as Record<string, unknown> };
+      owner.sockets.set(sid, entry);
+      let first = true;
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) return;
+        try {
+          const text = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+          const message = JSON.parse(text.toString('utf8')) as {
+            type?: string;
+            data?: Record<string, unknown>;
+          };
+          if (first && message.type === 'feature_flags' && options.featureFlags !== false) {
+            entry.flags = message.data ?? {};
+            ws.send(
+              JSON.stringify({
+                type: 'feature_flags',
+                data: { supports_preview_metadata: true, max_upload_size: 104857600 },
+              }),
+            );
+          }
+        } catch {
+          // server.py logs invalid JSON and carries on.
+        }
+        first = false;
+      });
+      // server.py pops the client id when a socket ends, whichever socket holds it by then.
+      ws.on('close', () => owner.sockets.delete(sid));
+      ws.send(JSON.stringify({ type: 'status', data: { status: queueInfo(), sid } }));
+      if (owner.running && owner.running.item[3].client_id === sid && owner.runningNode !== null)
+        ws.send(JSON.stringify({ type: 'executing', data: { node: owner.runningNode } }));
+    });
+  });
+
+  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const stop = async () => {
+    state.gone.abort();
+    for (const ws of wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  };
+  await listen(options.port ?? 0);
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    ...record,
+    historyIds: () => [...state.history.keys()],
+    running: () => state.running?.item[1],
+    pending: () => state.queue.map((item) => item[1]),
+    script(...steps) {
+      for (const step of steps) scripts.push({ ...step, left: step.times ?? 1 });
+    },
+    pause: () => void (paused = true),
+    resume() {
+      paused = false;
+      pump();
+    },
+    release() {
+      releaseHold();
+      held = new Promise<void>((resolve) => (releaseHold = resolve));
+    },
+    dropSockets() {
+      for (const { ws } of state.sockets.values()) ws.terminate();
+    },
+    async restart({ downMs = 0 } = {}) {
+      await stop();
+      state = freshState();
+      if (downMs) await sleep(downMs);
+      await listen(port);
+    },
+    close: stop,
+  };
+}
+
+/** server.py: event 1 (4-byte image type, 2 = PNG), or event 4 (4-byte metadata length, metadata JSON). */
+function imageFrame(png: Buffer, meta: { nodeId: string; promptId: string }, withMetadata: boolean): Buffer {
+  if (!withMetadata) return Buffer.concat([u32(1), u32(2), png]);
+  const metadata = Buffer.from(
+    JSON.stringify({
+      node_id: meta.nodeId,
+      prompt_id: meta.promptId,
+      display_node_id: meta.nodeId,
+      parent_node_id: null,
+      real_node_id: meta.nodeId,
+      image_type: 'image/png',
+    }),
+  );
+  return Buffer.concat([u32(4), u32(metadata.length), metadata, png]);
+}
+
+function u32(value: number): Buffer {
+  const buffer = Buffer.alloc(4);
+  buffer.writeUInt32BE(value);
+  return buffer;
+}
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** aiohttp's request.json(): a body that is not JSON raises (a 500 from the route). */
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const parsed: unknown = JSON.parse((await readBody(req)).toString('utf8'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error('not an object');
+  return parsed as Record<string, unknown>;
+}
