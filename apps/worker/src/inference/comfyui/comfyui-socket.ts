@@ -19,7 +19,11 @@ export interface ComfySocket {
   on(listener: (event: SocketEvent) => void): () => void;
   /** Resolves once the connection has ended, whoever ended it. */
   readonly closed: Promise<void>;
-  close(): void;
+  /**
+   * Drops the connection at once (no close handshake) and resolves when it is gone. ComfyUI forgets a
+   * client id when any socket of that id ends, so an old socket must be gone before a new one registers.
+   */
+  close(): Promise<void>;
 }
 
 const TextFrame = z.object({ type: z.string(), data: z.record(z.string(), z.unknown()).nullish() });
@@ -118,7 +122,10 @@ export function connectSocket(options: {
           return () => listeners.delete(listener);
         },
         closed,
-        close: () => ws.close(),
+        close: () => {
+          ws.terminate();
+          return closed;
+        },
       });
     });
     ws.on('message', (data, isBinary) => {

@@ -129,7 +129,7 @@ export function checkTemplate(
       if (placeholder) {
         if (want.kind === 'LINK')
           problems.push(
-            `${at(nodeId, input)}: takes a ${want.type} link, so {{${placeholder.field}}} cannot fill it`,
+            `${at(nodeId, input)}: accepts only a link (${want.type}), not {{${placeholder.field}}}`,
           );
         else if (placeholder.field === 'image' && want.kind !== 'STRING')
           problems.push(

@@ -7,7 +7,7 @@ import { executionFailed } from './comfyui-errors';
 import { type ComfyHttp } from './comfyui-http';
 import { type ComfySocket, connectSocket } from './comfyui-socket';
 import { type PromptControl } from './prompt-control';
-import { type Outcome, type WatchState, watchPrompt } from './prompt-watch';
+import { type Outcome, type PromptWatch, type WatchState, watchPrompt } from './prompt-watch';
 import { type ApiWorkflow, type WorkflowTemplate } from './workflow-template';
 
 export interface RunSettings {
@@ -65,7 +65,9 @@ export async function runPrompt(
   job: Job,
 ): Promise<{ bytes: Buffer; mimeType: string }> {
   const { http, control, settings, log, leftovers } = deps;
-  const { template, signal } = job;
+  const { signal } = job;
+  // Messages name nodes as submitted: LoRA copies included, with their titles.
+  const template: WorkflowTemplate = { ...job.template, nodes: job.prompt };
   if (signal.aborted) throw abortError(signal);
   const state: WatchState = { promptId: job.promptId, outputNodeId: template.outputNodeId, progress: 0 };
   const connect = () =>
@@ -79,8 +81,18 @@ export async function runPrompt(
   let socket: ComfySocket = await connect();
   /** Our prompt may be queued or running on the server: leaving early must take it off. */
   let onServer = false;
-  /** A run ended that ComfyUI records in its history just after telling us: wait for the entry to delete it. */
+  /**
+   * A run finished (or was interrupted) and its history entry is not deleted yet. ComfyUI files it just
+   * after telling us, so deleting it means waiting for it to appear.
+   */
   let recorded = false;
+  const clearHistory = async () => {
+    const gone = recorded
+      ? await control.forgetOnceRecorded(state.promptId, settings.cancelSettleMs)
+      : await control.forget([state.promptId]);
+    recorded = false;
+    if (!gone) leftovers.add(state.promptId);
+  };
   let runs = 0;
   try {
     // A previous attempt of this job (same prompt id) may still be queued or running here, e.g. after its
@@ -91,43 +103,54 @@ export async function runPrompt(
     let dropped = false;
 
     for (;;) {
+      const watch = watchPrompt(socket, state, (fraction) => job.onProgress(fraction), { held: true });
       if (adopt) {
         log.info({ prompt_id: state.promptId }, 'comfyui already has this job’s prompt; following it');
       } else {
-        if (runs >= MAX_RUNS)
+        if (runs >= MAX_RUNS) {
+          watch.stop();
           throw new InferenceError(
             'MODEL_ERROR',
             `comfyui at ${http.host} ran ${template.file} but its image was lost twice (websocket dropped or server restarted)`,
           );
+        }
         runs += 1;
         state.image = undefined;
         state.currentNode = undefined;
         dropped = false;
         onServer = true;
-        state.promptId = await control.submit(
-          template,
-          withRunKey(job.prompt, template.outputNodeId),
-          state.promptId,
-          job.clientId,
-        );
+        try {
+          state.promptId = await control.submit(
+            template,
+            withRunKey(job.prompt, template.outputNodeId),
+            state.promptId,
+            job.clientId,
+          );
+        } catch (err) {
+          watch.stop();
+          throw err;
+        }
       }
+      watch.confirm();
       onServer = true;
       adopt = false;
 
-      let ended: Outcome | { kind: 'pending' | 'running' | 'absent' } = await follow(
-        { socket, state, control, settings, signal },
-        (fraction) => job.onProgress(fraction),
-      );
+      let ended: Outcome | { kind: 'pending' | 'running' | 'absent' } = await follow({
+        watch,
+        state,
+        control,
+        settings,
+        signal,
+      });
       if (ended.kind === 'dropped') {
         dropped = true;
         log.warn({ prompt_id: state.promptId }, 'comfyui websocket dropped or went silent; reconnecting');
-        socket.close();
+        await socket.close();
         socket = await reconnect(connect, settings.reconnectWindowMs, signal, http.host);
         const where = await control.locate(state.promptId);
         ended = where.kind === 'finished' ? finishedOutcome(where) : where;
-      } else {
-        recorded = true;
       }
+      if (ended.kind === 'success' || ended.kind === 'error' || ended.kind === 'interrupted') recorded = true;
       if (ended.kind !== 'pending' && ended.kind !== 'running') onServer = false;
 
       switch (ended.kind) {
@@ -145,7 +168,7 @@ export async function runPrompt(
             { prompt_id: state.promptId },
             'comfyui sent the image while the socket was down; running the prompt again',
           );
-          await control.forget([state.promptId]);
+          await clearHistory();
           continue;
         case 'error':
           throw executionFailed(template, ended.data);
@@ -175,14 +198,11 @@ export async function runPrompt(
       throw abortError(signal);
     throw err;
   } finally {
-    socket.close();
+    void socket.close();
     // Entries an earlier job here could not delete go with this one; the set stays small.
     const earlier = [...leftovers];
     if (earlier.length && (await control.forget(earlier))) for (const id of earlier) leftovers.delete(id);
-    const gone = recorded
-      ? await control.forgetOnceRecorded(state.promptId, settings.cancelSettleMs)
-      : await control.forget([state.promptId]);
-    if (!gone) leftovers.add(state.promptId);
+    await clearHistory();
     while (leftovers.size > MAX_LEFTOVERS) leftovers.delete(leftovers.values().next().value!);
   }
 }
@@ -194,19 +214,18 @@ export async function runPrompt(
  * prompt the server has finished, or lost, while the socket said nothing gets `cancelSettleMs` for frames
  * still in flight; then the socket counts as dropped, and the caller reconnects and asks again.
  */
-async function follow(
-  deps: {
-    socket: ComfySocket;
-    state: WatchState;
-    control: PromptControl;
-    settings: RunSettings;
-    signal: AbortSignal;
-  },
-  onProgress: (fraction: number) => void,
-): Promise<Outcome> {
-  const { socket, state, control, settings, signal } = deps;
-  if (signal.aborted) throw abortError(signal);
-  const watch = watchPrompt(socket, state, onProgress);
+async function follow(deps: {
+  watch: PromptWatch;
+  state: WatchState;
+  control: PromptControl;
+  settings: RunSettings;
+  signal: AbortSignal;
+}): Promise<Outcome> {
+  const { watch, state, control, settings, signal } = deps;
+  if (signal.aborted) {
+    watch.stop();
+    throw abortError(signal);
+  }
   const stopWaiting = new AbortController();
   const aborted = once(signal, 'abort', { signal: stopWaiting.signal }).then(() => {
     throw abortError(signal);
@@ -244,8 +263,15 @@ async function leave(
   settings: RunSettings,
 ): Promise<boolean> {
   const watch = watchPrompt(socket, state, () => undefined);
+  watch.confirm();
   const interrupted = await control.cancel(state.promptId);
-  if (interrupted) await Promise.race([watch.outcome, sleep(settings.cancelSettleMs)]);
+  const settled = new AbortController();
+  if (interrupted)
+    await Promise.race([
+      watch.outcome,
+      sleep(settings.cancelSettleMs, undefined, { signal: settled.signal }),
+    ]);
+  settled.abort();
   watch.stop();
   return interrupted;
 }

@@ -18,19 +18,32 @@ export interface WatchState {
   progress: number;
 }
 
+export interface PromptWatch {
+  outcome: Promise<Outcome>;
+  /** The prompt id is known (POST /prompt answered): events held until now are read, in order, and then live. */
+  confirm(): void;
+  stop(): void;
+}
+
 /**
  * Follows one socket until our prompt ends or the socket closes. The socket's client id is the job's own, so
  * ComfyUI sends it only this prompt's messages; terminal messages are still matched on `prompt_id`, because
  * `execution_interrupted` of a prompt submitted without a client id goes to every socket.
+ *
+ * Watch before submitting, with `held`: a prompt served from ComfyUI's cache, or failing at once, sends its
+ * whole story on the socket before POST /prompt has answered, and a server before 0.3.45 names the prompt
+ * only in that answer. Events are held until `confirm()`.
  */
 export function watchPrompt(
   socket: ComfySocket,
   state: WatchState,
   onProgress: (fraction: number) => void,
-): { outcome: Promise<Outcome>; stop(): void } {
+  options: { held?: boolean } = {},
+): PromptWatch {
   let settle!: (outcome: Outcome) => void;
   const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
   const ours = (data: Record<string, unknown>) => data.prompt_id === state.promptId;
+  let held: SocketEvent[] | undefined = options.held ? [] : undefined;
 
   const onEvent = (event: SocketEvent) => {
     if (event.kind === 'image') return takeImage(state, event);
@@ -71,10 +84,19 @@ export function watchPrompt(
     }
   };
 
-  const unsubscribe = socket.on(onEvent);
-  void socket.closed.then(() => settle({ kind: 'dropped' }));
+  const unsubscribe = socket.on((event) => (held ? held.push(event) : onEvent(event)));
+  void socket.closed.then(() => (held ? undefined : settle({ kind: 'dropped' })));
   void outcome.then(unsubscribe);
-  return { outcome, stop: () => settle({ kind: 'dropped' }) };
+  return {
+    outcome,
+    confirm() {
+      const events = held ?? [];
+      held = undefined;
+      events.forEach(onEvent);
+      void socket.closed.then(() => settle({ kind: 'dropped' }));
+    },
+    stop: () => settle({ kind: 'dropped' }),
+  };
 }
 
 /**

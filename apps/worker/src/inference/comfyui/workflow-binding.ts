@@ -155,8 +155,9 @@ function expandLoraSlot(
   const upstream = passThrough.map((input) => slot.inputs[input] as [string, number]);
 
   const ids = loras.map((_, k) => (k === 0 ? slotId : `${slotId}_lora${k}`));
+  const original = structuredClone(slot);
   loras.forEach((lora, k) => {
-    const copy = k === 0 ? slot : structuredClone(slot);
+    const copy = k === 0 ? slot : structuredClone(original);
     for (const p of placeholders) {
       const kind = checked.kinds.get(inputKey(slotId, p.input)) ?? 'STRING';
       copy.inputs[p.input] = coerce(
@@ -166,8 +167,9 @@ function expandLoraSlot(
       );
     }
     if (k > 0) passThrough.forEach((input, output) => (copy.inputs[input] = [ids[k - 1]!, output]));
-    if (copy._meta?.title)
-      copy._meta = { ...copy._meta, title: `${copy._meta.title} (${k + 1}/${loras.length})` };
+    const title = original._meta?.title;
+    if (title && loras.length > 1)
+      copy._meta = { ...copy._meta, title: `${title} (${k + 1}/${loras.length})` };
     nodes[ids[k]!] = copy;
   });
 
