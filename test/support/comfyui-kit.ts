@@ -3,10 +3,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import {
-  type InferenceRequest,
-  InferenceError,
-} from '../../apps/worker/src/inference/inference-backend';
+import { type InferenceRequest, InferenceError } from '../../apps/worker/src/inference/inference-backend';
 
 /** Shared by the ComfyUI tests: the shipped examples, a scratch templates folder, requests and images. */
 export const EXAMPLES_DIR = resolve(__dirname, '../../examples/comfyui/workflows');
@@ -20,7 +17,11 @@ export function templatesDir(shipped: string[], extra: Record<string, unknown> =
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function pngOf(width: number, height: number, colour = { r: 200, g: 120, b: 90 }): Promise<Buffer> {
+export async function pngOf(
+  width: number,
+  height: number,
+  colour = { r: 200, g: 120, b: 90 },
+): Promise<Buffer> {
   return sharp({ create: { width, height, channels: 3, background: colour } })
     .png()
     .toBuffer();

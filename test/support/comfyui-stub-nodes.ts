@@ -119,6 +119,14 @@ export function stubNodeCatalogue(): Record<string, StubNodeInfo> {
       outputNode: true,
     }),
     node('PreviewImage', { images: link('IMAGE') }, [], { outputNode: true }),
+    node(
+      'SaveLatent',
+      { samples: link('LATENT'), filename_prefix: ['STRING', { default: 'latents/ComfyUI' }] },
+      [],
+      {
+        outputNode: true,
+      },
+    ),
     node('LoadImage', { image: [['example.png'], { image_upload: true }] }, ['IMAGE', 'MASK']),
     node('ControlNetLoader', { control_net_name: [['instantid/diffusion_pytorch_model.safetensors'], {}] }, [
       'CONTROL_NET',

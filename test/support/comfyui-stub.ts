@@ -68,6 +68,11 @@ export interface ComfyStub {
   release(): void;
   /** Closes every client's websocket from the server side; the server and its prompts carry on. */
   dropSockets(): void;
+  /**
+   * Forgets every client id while leaving the sockets open (server.py pops a client id when an older socket
+   * of that id closes late): the server carries on, sending those clients nothing.
+   */
+  deafen(): void;
   /** Stops the server (queue, history and sockets lost, the running prompt abandoned) and starts it again. */
   restart(options?: { downMs?: number }): Promise<void>;
   close(): Promise<void>;
@@ -396,6 +401,7 @@ export async function startComfyStub(options: ComfyStubOptions = {}): Promise<Co
     dropSockets() {
       for (const { ws } of state.sockets.values()) ws.terminate();
     },
+    deafen: () => state.sockets.clear(),
     async restart({ downMs = 0 } = {}) {
       await stop();
       state = freshState();
