@@ -38,6 +38,8 @@ export interface ComfyStubOptions {
   historyDelayMs?: number;
   /** Node classes this server lacks (a node pack not installed). */
   without?: string[];
+  /** Routes answered 404, e.g. `GET /queue` or `GET /history/{id}` (a proxy exposing only part of the API). */
+  hide?: string[];
 }
 
 export interface ComfyStub {
@@ -303,6 +305,8 @@ export async function startComfyStub(options: ComfyStubOptions = {}): Promise<Co
     const path = url.pathname.replace(/^\/api(?=\/)/, '');
     record.requests.push({ method: req.method ?? 'GET', path, headers: req.headers });
     if (!authorised(req.headers)) return json(res, 401, { error: 'Unauthorized' });
+    const routeKey = `${req.method} ${path.startsWith('/history/') ? '/history/{id}' : path}`;
+    if (options.hide?.includes(routeKey)) return json(res, 404, { error: '404: Not Found' });
     const handler =
       routes[`${req.method} ${path}`] ??
       (req.method === 'GET' && path.startsWith('/history/')

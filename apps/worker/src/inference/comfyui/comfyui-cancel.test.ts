@@ -146,3 +146,24 @@ describe('comfyui backend: cancel on a server too old to target an interrupt (be
     expect(stub.historyIds()).toEqual([]);
   });
 });
+
+describe('comfyui backend: cancel behind a proxy that hides /queue and /history/{id}', () => {
+  it('still runs jobs, and interrupts a running prompt because its socket said it started', async () => {
+    const { stub, backend, endpoint } = await setUp({ hide: ['GET /queue', 'GET /history/{id}'] });
+    await expect(backend.run(endpoint, makeRequest())).resolves.toMatchObject({ seed: 1234 });
+    stub.script({ hold: true });
+    const controller = new AbortController();
+    // Another seed, or ComfyUI's cache would skip the held sampler.
+    const request = makeRequest({ seed: 8, signal: controller.signal });
+    const pending = failure(backend.run(endpoint, request));
+    const promptId = promptIdOf(request.jobId);
+    await waitFor(() => stub.running() === promptId, { what: 'the prompt to run' });
+
+    controller.abort(new JobCancelledError('cancelled'));
+
+    expect((await pending).code).toBe('CANCELLED');
+    expect(stub.interrupts).toEqual([{ promptId, hit: promptId }]);
+    // Deleted blind, since it could not be read.
+    expect(stub.historyIds()).toEqual([]);
+  });
+});

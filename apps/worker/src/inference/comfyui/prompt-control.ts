@@ -144,14 +144,21 @@ export function createPromptControl(
     /**
      * Takes a prompt off the server: out of the queue if pending (harmless if not), interrupted if running.
      * The interrupt names the prompt, which servers from 0.3.57 honour; older ones ignore the body and
-     * interrupt whatever runs, so it is only ever sent after /queue showed ours running. Answers whether an
-     * interrupt was sent (the run then ends with execution_interrupted). Failures are logged, not thrown.
+     * interrupt whatever runs, so it is only sent when /queue shows ours running (or, if /queue cannot be
+     * read, when the socket said ours had started and not ended). Answers whether an interrupt was sent
+     * (the run then ends with execution_interrupted). Failures are logged, not thrown.
      */
-    async cancel(promptId: string): Promise<boolean> {
+    async cancel(promptId: string, startedOnSocket: boolean): Promise<boolean> {
       try {
         await http.request('POST', '/queue', { body: { delete: [promptId] }, timeoutMs: controlTimeoutMs });
-        const { running } = await queue();
-        if (!running.includes(promptId)) return false;
+        const running = await queue().then(
+          (q) => q.running.includes(promptId),
+          (err: unknown) => {
+            log.warn({ err }, 'comfyui queue unreadable; deciding the interrupt from the socket');
+            return startedOnSocket;
+          },
+        );
+        if (!running) return false;
         const answer = await http.request('POST', '/interrupt', {
           body: { prompt_id: promptId },
           timeoutMs: controlTimeoutMs,
@@ -167,20 +174,19 @@ export function createPromptControl(
     /**
      * ComfyUI sends execution_success (or _error, _interrupted) just before it files the run in its history,
      * so a delete sent at once can miss it: wait, briefly, for the entry, then delete it. Answers whether it
-     * is gone (false: still to delete later).
+     * is known gone (false: delete it again later).
      */
     async forgetOnceRecorded(promptId: string, withinMs: number): Promise<boolean> {
       const deadline = Date.now() + withinMs;
+      let seen = false;
       try {
-        while (!(await history(promptId))) {
-          if (Date.now() > deadline) return false;
-          await sleep(25);
-        }
+        while (!(seen = (await history(promptId)) !== undefined) && Date.now() < deadline) await sleep(25);
       } catch (err) {
-        log.warn({ err }, 'comfyui history read failed');
-        return false;
+        log.warn({ err }, 'comfyui history unreadable; deleting the entry blind');
       }
-      return forget([promptId]);
+      // Sent whatever the reads said: a server whose history cannot be read may still take the delete.
+      const deleted = await forget([promptId]);
+      return seen && deleted;
     },
   };
 }

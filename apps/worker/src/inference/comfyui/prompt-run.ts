@@ -97,7 +97,13 @@ export async function runPrompt(
   try {
     // A previous attempt of this job (same prompt id) may still be queued or running here, e.g. after its
     // worker died: follow that run instead of queueing a second one. A finished one never gave us its image.
-    const before = await control.locate(state.promptId);
+    const before = await control.locate(state.promptId).catch((err: unknown) => {
+      log.warn(
+        { err },
+        'comfyui history or queue unreadable; submitting without checking for an earlier attempt',
+      );
+      return { kind: 'absent' as const };
+    });
     let adopt = before.kind === 'pending' || before.kind === 'running';
     if (before.kind === 'finished') await control.forget([state.promptId]);
     let dropped = false;
@@ -116,7 +122,9 @@ export async function runPrompt(
         }
         runs += 1;
         state.image = undefined;
+        state.unattributed = undefined;
         state.currentNode = undefined;
+        state.started = false;
         dropped = false;
         onServer = true;
         try {
@@ -147,17 +155,19 @@ export async function runPrompt(
         log.warn({ prompt_id: state.promptId }, 'comfyui websocket dropped or went silent; reconnecting');
         await socket.close();
         socket = await reconnect(connect, settings.reconnectWindowMs, signal, http.host);
-        const where = await control.locate(state.promptId);
+        // Unknown whereabouts (history or queue unreadable): keep following the new socket, which polls.
+        const where = await control.locate(state.promptId).catch(() => ({ kind: 'running' as const }));
         ended = where.kind === 'finished' ? finishedOutcome(where) : where;
       }
       if (ended.kind === 'success' || ended.kind === 'error' || ended.kind === 'interrupted') recorded = true;
       if (ended.kind !== 'pending' && ended.kind !== 'running') onServer = false;
 
       switch (ended.kind) {
-        case 'success':
-          if (state.image) {
+        case 'success': {
+          const image = state.image ?? state.unattributed;
+          if (image) {
             job.onProgress(1);
-            return state.image;
+            return image;
           }
           if (!dropped)
             throw new InferenceError(
@@ -170,6 +180,7 @@ export async function runPrompt(
           );
           await clearHistory();
           continue;
+        }
         case 'error':
           throw executionFailed(template, ended.data);
         case 'interrupted':
@@ -264,7 +275,7 @@ async function leave(
 ): Promise<boolean> {
   const watch = watchPrompt(socket, state, () => undefined);
   watch.confirm();
-  const interrupted = await control.cancel(state.promptId);
+  const interrupted = await control.cancel(state.promptId, state.started === true);
   const settled = new AbortController();
   if (interrupted)
     await Promise.race([

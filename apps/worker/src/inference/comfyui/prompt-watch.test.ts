@@ -123,3 +123,19 @@ describe('following a prompt on its socket', () => {
     await expect(oldWatch.outcome).resolves.toEqual({ kind: 'success' });
   });
 });
+
+describe('following a prompt whose server names no running node', () => {
+  it('takes the last legacy frame as the result when none could be attributed', async () => {
+    const { socket, message, frame } = fakeSocket();
+    const state = newState();
+    const watch = watchPrompt(socket, state, () => undefined);
+
+    frame(legacyFrame('preview', 1));
+    frame(legacyFrame('result'));
+    message('execution_success', { prompt_id: 'p-1' });
+
+    await expect(watch.outcome).resolves.toEqual({ kind: 'success' });
+    expect(state.image).toBeUndefined();
+    expect(state.unattributed?.bytes.toString()).toBe('result');
+  });
+});

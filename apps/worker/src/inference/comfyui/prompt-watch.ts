@@ -15,6 +15,13 @@ export interface WatchState {
   image?: { bytes: Buffer; mimeType: string };
   /** The node ComfyUI said it is running; legacy image frames belong to it. */
   currentNode?: string | null;
+  /** The socket said the prompt started (and it has not ended): the cancel's fallback when /queue fails. */
+  started?: boolean;
+  /**
+   * A legacy frame that came while the server had named no running node (a server or proxy that sends no
+   * `executing`): the last one is the result if no frame could be attributed.
+   */
+  unattributed?: { bytes: Buffer; mimeType: string };
   progress: number;
 }
 
@@ -51,9 +58,13 @@ export function watchPrompt(
     // Older servers leave prompt_id off running messages; on our own socket those are ours.
     const oursOrUnnamed = data.prompt_id === undefined || ours(data);
     switch (type) {
+      case 'execution_start':
+        if (ours(data)) state.started = true;
+        return;
       case 'executing':
         if (!oursOrUnnamed) return;
         state.currentNode = typeof data.node === 'string' ? data.node : null;
+        state.started = state.currentNode !== null;
         // node: null closes a prompt on servers that predate execution_success; errors come before it.
         if (data.node === null && ours(data)) settle({ kind: 'success' });
         return;
@@ -102,10 +113,15 @@ export function watchPrompt(
 /**
  * The output node's image: a frame with metadata names its prompt and node; a legacy frame (ETN's, or any
  * from a server without feature flags) is the output's if the output node is the one running. Previews of a
- * sampler (`--preview-method`) come from other nodes and are skipped. The first image wins.
+ * sampler (`--preview-method`) come from other nodes and are skipped. The first image wins. A legacy frame
+ * with no running node named is kept aside, the last one winning (previews come before the result).
  */
 function takeImage(state: WatchState, event: Extract<SocketEvent, { kind: 'image' }>) {
   if (state.image) return;
+  if (event.nodeIds === undefined && state.currentNode === undefined && event.bytes.length > 0) {
+    state.unattributed = { bytes: Buffer.from(event.bytes), mimeType: event.mimeType };
+    return;
+  }
   const fromOutput =
     event.nodeIds !== undefined
       ? (event.promptId === undefined || event.promptId === state.promptId) &&
