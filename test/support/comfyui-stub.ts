@@ -59,8 +59,9 @@ export interface ComfyStub {
   interrupts: Array<{ promptId?: string; hit: string | null }>;
   queueDeletes: string[];
   historyDeletes: string[];
-  requests: Array<{ method: string; path: string; headers: IncomingHttpHeaders }>;
-  upgrades: Array<{ clientId: string; headers: IncomingHttpHeaders }>;
+  /** Every HTTP request and websocket upgrade, with its query (`search`) and headers. */
+  requests: Array<{ method: string; path: string; search: string; headers: IncomingHttpHeaders }>;
+  upgrades: Array<{ clientId: string; search: string; headers: IncomingHttpHeaders }>;
   /** Queues behaviour for upcoming prompts, in submission order. */
   script(...steps: ComfyStubScript[]): void;
   /** Stops taking prompts off the queue (they stay pending), and starts again. */
@@ -303,7 +304,7 @@ export async function startComfyStub(options: ComfyStubOptions = {}): Promise<Co
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://stub');
     const path = url.pathname.replace(/^\/api(?=\/)/, '');
-    record.requests.push({ method: req.method ?? 'GET', path, headers: req.headers });
+    record.requests.push({ method: req.method ?? 'GET', path, search: url.search, headers: req.headers });
     if (!authorised(req.headers)) return json(res, 401, { error: 'Unauthorized' });
     const routeKey = `${req.method} ${path.startsWith('/history/') ? '/history/{id}' : path}`;
     if (options.hide?.includes(routeKey)) return json(res, 404, { error: '404: Not Found' });
@@ -337,7 +338,7 @@ export async function startComfyStub(options: ComfyStubOptions = {}): Promise<Co
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const sid = url.searchParams.get('clientId') || randomUUID().replace(/-/g, '');
-      record.upgrades.push({ clientId: sid, headers: req.headers });
+      record.upgrades.push({ clientId: sid, search: url.search, headers: req.headers });
       const owner = state;
       const entry = { ws, flags: {} as Record<string, unknown> };
       owner.sockets.set(sid, entry);

@@ -204,3 +204,21 @@ describe('comfyui backend: zero retention on the GPU box', () => {
     expect(stub.upgrades.map((u) => u.headers['x-proxy-key'])).toEqual(['sesame']);
   });
 });
+
+describe('comfyui backend: a token in the server URL', () => {
+  it('keeps the URL’s query (ComfyUI-Login’s ?token=) on every route and on the websocket', async () => {
+    const stub = await startComfyStub();
+    cleanups.push(() => stub.close());
+    const templates = templatesDir(['generate.json']);
+    cleanups.push(templates.cleanup);
+    const backend = createComfyuiBackend({ workflowsDir: templates.dir, logger });
+    const endpoint: Endpoint = { index: 0, url: `${stub.url}/?token=s3cret` };
+    await backend.init!([endpoint]);
+
+    const result = await backend.run(endpoint, makeRequest());
+
+    expect(result.image.length).toBeGreaterThan(0);
+    expect(stub.requests.every((r) => new URLSearchParams(r.search).get('token') === 's3cret')).toBe(true);
+    expect(stub.upgrades.map((u) => new URLSearchParams(u.search).get('token'))).toEqual(['s3cret']);
+  });
+});
