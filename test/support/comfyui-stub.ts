@@ -2,14 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type WebSocket, WebSocketServer } from 'ws';
-import {
-  type ComfyStubScript,
-  type ExecutionContext,
-  type QueueItem,
-  executePrompt,
-} from './comfyui-stub-executor';
-import { type ApiPrompt, stubNodeCatalogue, validatePrompt } from './comfyui-stub-nodes';
+import { WebSocketServer } from 'ws';
+import { type ComfyStubScript } from './comfyui-stub-executor';
+import { stubNodeCatalogue } from './comfyui-stub-nodes';
+import { bootComfy } from './comfyui-stub-queue';
 
 export type { ComfyStubScript } from './comfyui-stub-executor';
 
@@ -81,35 +77,10 @@ export interface ComfyStub {
   close(): Promise<void>;
 }
 
-interface State {
-  number: number;
-  queue: QueueItem[];
-  running?: { item: QueueItem; script: ComfyStubScript };
-  runningNode: string | null;
-  history: Map<string, Record<string, unknown>>;
-  sockets: Map<string, { ws: WebSocket; flags: Record<string, unknown> }>;
-  cache: ExecutionContext['cache'];
-  interruptFlag: boolean;
-  gone: AbortController;
-}
-
-const freshState = (): State => ({
-  number: 0,
-  queue: [],
-  runningNode: null,
-  history: new Map(),
-  sockets: new Map(),
-  cache: new Map(),
-  interruptFlag: false,
-  gone: new AbortController(),
-});
-
 export async function startComfyStub(options: ComfyStubOptions = {}): Promise<ComfyStub> {
   const catalogue = stubNodeCatalogue();
   for (const name of options.without ?? []) delete catalogue[name];
-  const historyDelayMs = options.historyDelayMs ?? 20;
   const scripts: Array<ComfyStubScript & { left: number }> = [];
-  let state = freshState();
   let paused = false;
   let releaseHold: () => void = () => undefined;
   let held = new Promise<void>((resolve) => (releaseHold = resolve));
@@ -124,158 +95,66 @@ export async function startComfyStub(options: ComfyStubOptions = {}): Promise<Co
     requests: [] as ComfyStub['requests'],
     upgrades: [] as ComfyStub['upgrades'],
   };
-
-  const queueInfo = () => ({ exec_info: { queue_remaining: state.queue.length + (state.running ? 1 : 0) } });
-  const sendJson = (clientId: string | undefined, type: string, data: Record<string, unknown>) => {
-    const text = JSON.stringify({ type, data });
-    const targets =
-      clientId === undefined
-        ? [...state.sockets.values()]
-        : [state.sockets.get(clientId)].filter((s) => s !== undefined);
-    for (const { ws } of targets) ws.send(text);
-  };
-  const queueUpdated = () => sendJson(undefined, 'status', { status: queueInfo() });
-  const nextScript = (): ComfyStubScript => {
-    const step = scripts[0];
-    if (!step) return {};
-    step.left -= 1;
-    if (step.left <= 0) scripts.shift();
-    return step;
-  };
-
-  /** main.py prompt_worker: one item at a time, lowest number first. */
-  function pump() {
-    if (paused || state.running || !state.queue.length) return;
-    state.queue.sort((a, b) => a[0] - b[0]);
-    const item = state.queue.shift()!;
-    const run = { item, script: nextScript() };
-    state.running = run;
-    state.interruptFlag = false;
-    queueUpdated();
-    const current = state;
-    const clientId = typeof item[3].client_id === 'string' ? item[3].client_id : undefined;
-    void executePrompt(
-      {
-        catalogue,
-        stepMs: options.stepMs ?? 5,
-        send: sendJson,
-        sendImage(target, png, meta, legacy) {
-          const socket = target === undefined ? undefined : current.sockets.get(target);
-          const targets = target === undefined ? [...current.sockets.values()] : socket ? [socket] : [];
-          for (const { ws, flags } of targets)
-            ws.send(imageFrame(png, meta, !legacy && flags.supports_preview_metadata === true));
-        },
-        setRunningNode: (nodeId) => (current.runningNode = nodeId),
-        dropClient: (id) => current.sockets.get(id)?.ws.terminate(),
-        interrupted: () => current.interruptFlag,
-        released: () => held,
-        gone: current.gone.signal,
-        saveFile: (name) => record.savedFiles.push(name),
-        cache: current.cache,
+  const boot = () =>
+    bootComfy({
+      catalogue,
+      stepMs: options.stepMs ?? 5,
+      historyDelayMs: options.historyDelayMs ?? 20,
+      clientPromptIds: options.clientPromptIds !== false,
+      targetedInterrupt: options.targetedInterrupt !== false,
+      paused: () => paused,
+      nextScript() {
+        const step = scripts[0];
+        if (!step) return {};
+        step.left -= 1;
+        if (step.left <= 0) scripts.shift();
+        return step;
       },
-      item,
-      run.script,
-    ).then(async (result) => {
-      if (!result || current !== state) return;
-      await sleep(historyDelayMs);
-      if (current !== state) return;
-      current.history.set(item[1], {
-        prompt: item,
-        outputs: result.outputs,
-        status: {
-          status_str: result.status,
-          completed: result.status === 'success',
-          messages: result.messages,
-        },
-        meta: {},
-      });
-      state.running = undefined;
-      state.runningNode = null;
-      if (clientId !== undefined) sendJson(clientId, 'executing', { node: null, prompt_id: item[1] });
-      queueUpdated();
-      pump();
+      released: () => held,
+      saveFile: (name) => record.savedFiles.push(name),
     });
-  }
-
-  function postPrompt(body: Record<string, unknown>, res: ServerResponse) {
-    const answer = (status: number, payload: unknown) => {
-      record.submissions.push({ body, status });
-      json(res, status, payload);
-    };
-    let number = state.number;
-    if (typeof body.number === 'number') number = body.number;
-    else {
-      if (body.front === true) number = -number;
-      state.number += 1;
-    }
-    if (!('prompt' in body))
-      return answer(400, {
-        error: {
-          type: 'no_prompt',
-          message: 'No prompt provided',
-          details: 'No prompt provided',
-          extra_info: {},
-        },
-        node_errors: {},
-      });
-    const prompt = body.prompt as ApiPrompt;
-    const promptId =
-      options.clientPromptIds !== false &&
-      (typeof body.prompt_id === 'string' || typeof body.prompt_id === 'number')
-        ? String(body.prompt_id)
-        : randomUUID();
-    const valid = validatePrompt(prompt, catalogue);
-    if (!valid.ok) return answer(400, { error: valid.error, node_errors: valid.nodeErrors });
-    const extra = { ...((body.extra_data as Record<string, unknown> | undefined) ?? {}) };
-    if ('client_id' in body) extra.client_id = body.client_id;
-    state.queue.push([number, promptId, prompt, extra, valid.outputs]);
-    queueUpdated();
-    answer(200, { prompt_id: promptId, number, node_errors: {} });
-    pump();
-  }
-
-  function postInterrupt(body: Record<string, unknown>) {
-    const promptId = typeof body.prompt_id === 'string' && body.prompt_id ? body.prompt_id : undefined;
-    const runningId = state.running?.item[1] ?? null;
-    const global = promptId === undefined || options.targetedInterrupt === false;
-    const hit = global || promptId === runningId ? runningId : null;
-    if (global || promptId === runningId) state.interruptFlag = true;
-    record.interrupts.push({ ...(promptId !== undefined && { promptId }), hit });
-  }
+  let current = boot();
 
   const routes: Record<
     string,
     (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => Promise<void> | void
   > = {
     'GET /object_info': (_req, res) => json(res, 200, catalogue),
-    'GET /prompt': (_req, res) => json(res, 200, queueInfo()),
-    'POST /prompt': async (req, res) => postPrompt(await readJson(req), res),
+    'GET /prompt': (_req, res) => json(res, 200, current.queueInfo()),
+    'POST /prompt': async (req, res) => {
+      const body = await readJson(req);
+      const { status, payload } = current.postPrompt(body);
+      record.submissions.push({ body, status });
+      json(res, status, payload);
+    },
     'GET /queue': (_req, res) =>
       json(res, 200, {
-        queue_running: state.running ? [state.running.item] : [],
-        queue_pending: [...state.queue],
+        queue_running: current.state.running ? [current.state.running.item] : [],
+        queue_pending: [...current.state.queue],
       }),
     'POST /queue': async (req, res) => {
       const body = await readJson(req);
+      const { state } = current;
       if (body.clear === true) state.queue = [];
       for (const id of Array.isArray(body.delete) ? body.delete : []) {
         record.queueDeletes.push(String(id));
         state.queue = state.queue.filter((item) => item[1] !== id);
       }
-      queueUpdated();
+      current.queueUpdated();
       res.writeHead(200).end();
     },
     'POST /interrupt': async (req, res) => {
-      postInterrupt(await readJson(req).catch(() => ({})));
+      record.interrupts.push(current.postInterrupt(await readJson(req).catch(() => ({}))));
       res.writeHead(200).end();
     },
-    'GET /history': (_req, res) => json(res, 200, Object.fromEntries(state.history)),
+    'GET /history': (_req, res) => json(res, 200, Object.fromEntries(current.state.history)),
     'POST /history': async (req, res) => {
       const body = await readJson(req);
-      if (body.clear === true) state.history.clear();
+      const { history } = current.state;
+      if (body.clear === true) history.clear();
       for (const id of Array.isArray(body.delete) ? body.delete : []) {
         record.historyDeletes.push(String(id));
-        state.history.delete(String(id));
+        history.delete(String(id));
       }
       res.writeHead(200).end();
     },
@@ -313,7 +192,7 @@ export async function startComfyStub(options: ComfyStubOptions = {}): Promise<Co
       (req.method === 'GET' && path.startsWith('/history/')
         ? (_q: IncomingMessage, r: ServerResponse) => {
             const id = decodeURIComponent(path.slice('/history/'.length));
-            const entry = state.history.get(id);
+            const entry = current.state.history.get(id);
             json(r, 200, entry ? { [id]: entry } : {});
           }
         : req.method === 'GET' && path.startsWith('/object_info/')
@@ -339,9 +218,9 @@ export async function startComfyStub(options: ComfyStubOptions = {}): Promise<Co
     wss.handleUpgrade(req, socket, head, (ws) => {
       const sid = url.searchParams.get('clientId') || randomUUID().replace(/-/g, '');
       record.upgrades.push({ clientId: sid, search: url.search, headers: req.headers });
-      const owner = state;
+      const owner = current;
       const entry = { ws, flags: {} as Record<string, unknown> };
-      owner.sockets.set(sid, entry);
+      owner.state.sockets.set(sid, entry);
       let first = true;
       ws.on('message', (data, isBinary) => {
         if (isBinary) return;
@@ -366,16 +245,17 @@ export async function startComfyStub(options: ComfyStubOptions = {}): Promise<Co
         first = false;
       });
       // server.py pops the client id when a socket ends, whichever socket holds it by then.
-      ws.on('close', () => owner.sockets.delete(sid));
-      ws.send(JSON.stringify({ type: 'status', data: { status: queueInfo(), sid } }));
-      if (owner.running && owner.running.item[3].client_id === sid && owner.runningNode !== null)
-        ws.send(JSON.stringify({ type: 'executing', data: { node: owner.runningNode } }));
+      ws.on('close', () => owner.state.sockets.delete(sid));
+      ws.send(JSON.stringify({ type: 'status', data: { status: owner.queueInfo(), sid } }));
+      const { running, runningNode } = owner.state;
+      if (running && running.item[3].client_id === sid && runningNode !== null)
+        ws.send(JSON.stringify({ type: 'executing', data: { node: runningNode } }));
     });
   });
 
   const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const stop = async () => {
-    state.gone.abort();
+    current.stop();
     for (const ws of wss.clients) ws.terminate();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
@@ -388,55 +268,33 @@ export async function startComfyStub(options: ComfyStubOptions = {}): Promise<Co
   return {
     url: `http://127.0.0.1:${port}`,
     ...record,
-    historyIds: () => [...state.history.keys()],
-    running: () => state.running?.item[1],
-    pending: () => state.queue.map((item) => item[1]),
+    historyIds: () => [...current.state.history.keys()],
+    running: () => current.state.running?.item[1],
+    pending: () => current.state.queue.map((item) => item[1]),
     script(...steps) {
       for (const step of steps) scripts.push({ ...step, left: step.times ?? 1 });
     },
     pause: () => void (paused = true),
     resume() {
       paused = false;
-      pump();
+      current.pump();
     },
     release() {
       releaseHold();
       held = new Promise<void>((resolve) => (releaseHold = resolve));
     },
     dropSockets() {
-      for (const { ws } of state.sockets.values()) ws.terminate();
+      for (const { ws } of current.state.sockets.values()) ws.terminate();
     },
-    deafen: () => state.sockets.clear(),
+    deafen: () => current.state.sockets.clear(),
     async restart({ downMs = 0 } = {}) {
       await stop();
-      state = freshState();
+      current = boot();
       if (downMs) await sleep(downMs);
       await listen(port);
     },
     close: stop,
   };
-}
-
-/** server.py: event 1 (4-byte image type, 2 = PNG), or event 4 (4-byte metadata length, metadata JSON). */
-function imageFrame(png: Buffer, meta: { nodeId: string; promptId: string }, withMetadata: boolean): Buffer {
-  if (!withMetadata) return Buffer.concat([u32(1), u32(2), png]);
-  const metadata = Buffer.from(
-    JSON.stringify({
-      node_id: meta.nodeId,
-      prompt_id: meta.promptId,
-      display_node_id: meta.nodeId,
-      parent_node_id: null,
-      real_node_id: meta.nodeId,
-      image_type: 'image/png',
-    }),
-  );
-  return Buffer.concat([u32(4), u32(metadata.length), metadata, png]);
-}
-
-function u32(value: number): Buffer {
-  const buffer = Buffer.alloc(4);
-  buffer.writeUInt32BE(value);
-  return buffer;
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {
