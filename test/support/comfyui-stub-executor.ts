@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
-import { type ApiPrompt, type StubNodeInfo, isLink } from './comfyui-stub-nodes';
+import { type StubNodeInfo } from './comfyui-stub-nodes';
+import { type ApiPrompt, isLink } from './comfyui-stub-validation';
 
 /** What the next prompt(s) should do instead of, or on top of, running normally. */
 export interface ComfyStubScript {

@@ -7,7 +7,8 @@ import {
   type QueueItem,
   executePrompt,
 } from './comfyui-stub-executor';
-import { type ApiPrompt, type StubNodeInfo, validatePrompt } from './comfyui-stub-nodes';
+import { type StubNodeInfo } from './comfyui-stub-nodes';
+import { type ApiPrompt, validatePrompt } from './comfyui-stub-validation';
 
 /**
  * What one run of the stub server holds in memory, as ComfyUI's PromptServer and PromptQueue do: the queue,
