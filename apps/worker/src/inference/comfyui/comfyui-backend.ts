@@ -161,7 +161,7 @@ export function createComfyuiBackend(options: ComfyuiBackendOptions): InferenceB
       { http: server.http, control: server.control, settings: timings, log, leftovers: server.leftovers },
       {
         template: checked.template,
-        prompt: bindWorkflow(checked, request),
+        prompt: bound(server, checked, request),
         promptId,
         clientId: `castforge-${promptId}`,
         signal: request.signal,
@@ -183,6 +183,17 @@ export function createComfyuiBackend(options: ComfyuiBackendOptions): InferenceB
     init,
     run,
   };
+}
+
+/** The job's prompt graph; a gap of this server (a LoRA slot it cannot run) names the server. */
+function bound(server: ServerState, checked: CheckedTemplate, request: InferenceRequest) {
+  try {
+    return bindWorkflow(checked, request);
+  } catch (err) {
+    if (err instanceof InferenceError && err.code === 'MODEL_UNAVAILABLE')
+      throw new InferenceError(err.code, `comfyui at ${server.http.host}: ${err.message}`);
+    throw err;
+  }
 }
 
 class TemplateMismatch extends Error {

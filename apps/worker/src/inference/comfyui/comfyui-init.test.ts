@@ -146,6 +146,28 @@ describe('comfyui backend: start-up checks against /object_info', () => {
     expect(message).not.toContain('_notes.json');
   });
 
+  it('a server without the LoRA slot’s loader still starts: jobs without LoRAs run, jobs with LoRAs go elsewhere', async () => {
+    const server = await stub({ without: ['LoraLoader'] });
+    const backend = backendWith(['generate.json']);
+    const endpoint = { index: 0, url: server.url };
+
+    await backend.init!([endpoint]);
+    const plain = await backend.run(endpoint, makeRequest());
+    const err = await failure(
+      backend.run(
+        endpoint,
+        makeRequest({ adapter: { loras: [{ name: 'keeper_face.safetensors', weight: 1 }] } }),
+      ),
+    );
+
+    expect(plain.image.length).toBeGreaterThan(0);
+    expect(err).toMatchObject({ code: 'MODEL_UNAVAILABLE', retryable: true });
+    expect(err.message).toBe(
+      `comfyui at ${new URL(server.url).host}: generate.json node 10 (LoraLoader "LoRA slot (one per profile LoRA)"): this server has no LoraLoader, so the profile's LoRAs cannot be applied here`,
+    );
+    expect(server.submissions).toHaveLength(1);
+  });
+
   it('a server that is down at start is checked by its first job; init fails only when none answers', async () => {
     const server = await stub();
     const down = { index: 1, url: `http://127.0.0.1:${await closedPort()}` };

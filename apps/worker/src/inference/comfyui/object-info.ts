@@ -74,6 +74,8 @@ export interface CheckedTemplate {
   kinds: ReadonlyMap<string, InputKind>;
   /** Per LoRA slot, by output index: the input whose upstream link replaces that output when there is no LoRA. */
   passThrough: ReadonlyMap<string, readonly string[]>;
+  /** LoRA slots whose loader class this server lacks: bypassed, and a job with LoRAs cannot run here. */
+  missingSlots: ReadonlySet<string>;
 }
 
 export const inputKey = (nodeId: string, input: string) => `${nodeId}\u0000${input}`;
@@ -103,9 +105,18 @@ export function checkTemplate(
     `${file} ${describeNode(nodes, nodeId)}${input ? ` input "${input}"` : ''}`;
   const bound = new Map(template.placeholders.map((p) => [inputKey(p.nodeId, p.input), p]));
   const kinds = new Map<string, InputKind>();
+  const missingSlots = new Set<string>();
 
   for (const [nodeId, node] of Object.entries(nodes)) {
     const spec = specs.get(node.class_type);
+    if (!spec && template.loraSlots.includes(nodeId)) {
+      // A LoRA slot is only sent when a profile has LoRAs: without its class the template still runs the rest.
+      warnings.push(
+        `${at(nodeId)}: node class ${node.class_type} is not installed; jobs whose profile has LoRAs cannot run on this server`,
+      );
+      missingSlots.add(nodeId);
+      continue;
+    }
     if (!spec) {
       const pack = nodePackOf(node.class_type);
       problems.push(
@@ -160,7 +171,12 @@ export function checkTemplate(
   for (const slotId of template.loraSlots) {
     const slot = nodes[slotId]!;
     const spec = specs.get(slot.class_type);
-    if (!spec) continue;
+    if (!spec) {
+      const inferred = passThroughFromConsumers(template, specs, slotId);
+      if (typeof inferred === 'string') problems.push(`${at(slotId)}: ${inferred}`);
+      else passThrough.set(slotId, inferred);
+      continue;
+    }
     const byOutput = spec.outputs.map((type) =>
       Object.keys(slot.inputs).find(
         (input) => isLink(slot.inputs[input]) && spec.inputs.get(input)?.type === type,
@@ -175,5 +191,38 @@ export function checkTemplate(
   }
 
   if (problems.length) return { problems, warnings };
-  return { checked: { template, kinds, passThrough }, problems, warnings };
+  return { checked: { template, kinds, passThrough, missingSlots }, problems, warnings };
+}
+
+/**
+ * The pass-through of a slot whose class the server lacks, read from the graph around it: each consumer of
+ * the slot's output i expects a type, and the slot's input linked to an output of that type feeds it.
+ */
+function passThroughFromConsumers(
+  template: WorkflowTemplate,
+  specs: ReadonlyMap<string, NodeSpec>,
+  slotId: string,
+): string[] | string {
+  const { nodes } = template;
+  const slot = nodes[slotId]!;
+  const typeFedTo = (input: string) => {
+    const value = slot.inputs[input];
+    const source = isLink(value) ? nodes[value[0]] : undefined;
+    return source && isLink(value) ? specs.get(source.class_type)?.outputs[value[1]] : undefined;
+  };
+  const byOutput: string[] = [];
+  for (const node of Object.values(nodes)) {
+    for (const [input, value] of Object.entries(node.inputs)) {
+      if (!isLink(value) || value[0] !== slotId) continue;
+      const want = specs.get(node.class_type)?.inputs.get(input)?.type;
+      const from = Object.keys(slot.inputs).find((name) => {
+        const type = typeFedTo(name);
+        return want !== undefined && type !== undefined && typesMatch(type, want);
+      });
+      if (from === undefined)
+        return `cannot tell which input of this LoRA slot feeds ${node.class_type}.${input}`;
+      byOutput[value[1]] = from;
+    }
+  }
+  return byOutput;
 }

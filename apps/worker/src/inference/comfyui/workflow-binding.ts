@@ -149,6 +149,11 @@ function expandLoraSlot(
 ) {
   const passThrough = checked.passThrough.get(slotId) ?? [];
   const slot = nodes[slotId]!;
+  if (loras.length && checked.missingSlots.has(slotId))
+    throw new InferenceError(
+      'MODEL_UNAVAILABLE',
+      `${checked.template.file} ${describeNode(nodes, slotId)}: this server has no ${slot.class_type}, so the profile's LoRAs cannot be applied here`,
+    );
   const placeholders = checked.template.placeholders.filter(
     (p) => p.nodeId === slotId && p.field.startsWith('lora_'),
   );
