@@ -52,7 +52,7 @@ describe('comfyui backend: the shipped generate template', () => {
           { name: 'keeper_face.safetensors', weight: 0.8 },
           { name: 'film_grain.safetensors', weight: 0.35 },
         ],
-        extra: { sampler_name: 'euler' },
+        extra: { sampler_name: 'dpmpp_2m', scheduler: 'karras' },
       },
     });
 
@@ -66,7 +66,7 @@ describe('comfyui backend: the shipped generate template', () => {
       seed: 987654321,
       steps: 9,
       cfg: 4.5,
-      sampler_name: 'euler',
+      sampler_name: 'dpmpp_2m',
       scheduler: 'karras',
     });
     expect(prompt['4']!.inputs.ckpt_name).toBe('juggernautXL_v9.safetensors');
@@ -140,7 +140,7 @@ describe('comfyui backend: the shipped lock template (InstantID)', () => {
       seed: 42,
       width: 72,
       height: 80,
-      adapter: { identity_adapter: 'instantid', identity_strength: 0.65 },
+      adapter: { identity_adapter: 'instantid', identity_strength: 0.65, extra: { sampler_name: 'ddpm' } },
     });
 
     const result = await backend.run(endpoint, request);
@@ -155,6 +155,7 @@ describe('comfyui backend: the shipped lock template (InstantID)', () => {
     expect(prompt['11']!.inputs).toMatchObject({
       seed: 42,
       sampler_name: 'ddpm',
+      scheduler: 'normal',
       positive: ['9', 1],
       negative: ['9', 2],
     });

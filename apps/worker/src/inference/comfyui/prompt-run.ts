@@ -13,8 +13,9 @@ export type { RunSettings } from './prompt-follow';
 
 /**
  * An input ComfyUI ignores (it is not in the node's schema) but folds into the node's cache key. ComfyUI
- * skips an output node whose inputs match the previous run's, and ETN_SendImageWebSocket has no IS_CHANGED,
- * so a job repeating the last one (a fixed-seed profile, a re-run) would get no image without a fresh value.
+ * skips an output node whose inputs match the previous run's unless its class defines IS_CHANGED, and
+ * ETN_SendImageWebSocket does not: a job repeating the last one (a fixed-seed profile, a re-run) would get no
+ * image without a fresh value here. SaveImageWebsocket's IS_CHANGED already answers the time, so it gets none.
  */
 export const CACHE_KEY_INPUT = 'castforge_run';
 
@@ -217,6 +218,7 @@ function finishedOutcome(where: {
 
 function withRunKey(prompt: ApiWorkflow, outputNodeId: string): ApiWorkflow {
   const output = prompt[outputNodeId]!;
+  if (output.class_type === 'SaveImageWebsocket') return prompt;
   return {
     ...prompt,
     [outputNodeId]: { ...output, inputs: { ...output.inputs, [CACHE_KEY_INPUT]: randomUUID() } },
