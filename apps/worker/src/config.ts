@@ -8,6 +8,7 @@ import {
   resultDirOf,
   resultStoreEnvFields,
 } from '@castforge/core';
+import { BackendName } from '@castforge/schemas';
 import { z } from 'zod';
 import { type A1111ControlNetNames, DEFAULT_A1111_CONTROLNET } from './inference/a1111-controlnet';
 import { type InputFetcherOptions } from './inputs/input-image';
@@ -26,8 +27,11 @@ export const WorkerConfig = z
     /** Port of the worker's own /healthz, /readyz and /metrics (SPEC §10). 0 picks a free port. */
     WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9091),
     WORKER_ID: z.string().min(1).max(128).default(`${hostname()}:${process.pid}`),
-    /** `simulated` renders real images without a GPU; `a1111` drives AUTOMATIC1111/Forge servers. */
-    INFERENCE_BACKEND: z.enum(['simulated', 'a1111']).default('simulated'),
+    /**
+     * `simulated` renders real images without a GPU; `a1111` drives AUTOMATIC1111/Forge servers; `comfyui`
+     * drives ComfyUI servers with a workflow template per operation (COMFYUI_WORKFLOWS_DIR).
+     */
+    INFERENCE_BACKEND: BackendName.default('simulated'),
     /** One URL per GPU server. The simulated backend defaults to one endpoint. */
     INFERENCE_URLS: list.optional(),
     /** Jobs in flight at once per endpoint (a GPU runs one; a second one queued there rarely helps). */
@@ -41,6 +45,20 @@ export const WorkerConfig = z
         return { username: value.slice(0, colon), password: value.slice(colon + 1) };
       })
       .optional(),
+    /**
+     * One extra header, `Name: value`, sent on every request to the GPU servers (and ComfyUI's websocket), for
+     * the reverse proxy in front of them: `Authorization: Bearer …`, `X-Api-Key: …`.
+     */
+    INFERENCE_AUTH_HEADER: z
+      .string()
+      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+:\s*\S/, 'must be "Header-Name: value"')
+      .transform((value) => {
+        const colon = value.indexOf(':');
+        return { name: value.slice(0, colon), value: value.slice(colon + 1).trim() };
+      })
+      .optional(),
+    /** ComfyUI: the folder of API-format workflow templates, one `<operation>.json` each (relative to the cwd). */
+    COMFYUI_WORKFLOWS_DIR: z.string().min(1).optional(),
     SIMULATED_STEP_MS: z.coerce.number().min(0).max(60_000).default(100),
     /** When set, every simulated image takes exactly this long, whatever its steps (benchmarks). */
     SIMULATED_IMAGE_MS: z.coerce.number().min(0).max(600_000).optional(),
@@ -110,10 +128,20 @@ export const WorkerConfig = z
   .check(
     z.refine<{ INFERENCE_BACKEND?: unknown; INFERENCE_URLS?: unknown }>(
       (c) =>
-        c.INFERENCE_BACKEND !== 'a1111' || (Array.isArray(c.INFERENCE_URLS) && c.INFERENCE_URLS.length > 0),
+        (c.INFERENCE_BACKEND !== 'a1111' && c.INFERENCE_BACKEND !== 'comfyui') ||
+        (Array.isArray(c.INFERENCE_URLS) && c.INFERENCE_URLS.length > 0),
       {
         path: ['INFERENCE_URLS'],
-        message: 'is required for the a1111 backend (comma-separated base URLs, one per GPU server)',
+        message:
+          'is required for the a1111 and comfyui backends (comma-separated base URLs, one per GPU server)',
+        when: () => true,
+      },
+    ),
+    z.refine<{ INFERENCE_BACKEND?: unknown; COMFYUI_WORKFLOWS_DIR?: unknown }>(
+      (c) => c.INFERENCE_BACKEND !== 'comfyui' || typeof c.COMFYUI_WORKFLOWS_DIR === 'string',
+      {
+        path: ['COMFYUI_WORKFLOWS_DIR'],
+        message: 'is required for the comfyui backend (a folder of <operation>.json workflow templates)',
         when: () => true,
       },
     ),
@@ -131,7 +159,7 @@ export const WorkerConfig = z
   )
   .transform((c) => ({
     ...c,
-    // An a1111 backend without URLs was refused above, so only the simulated one can be left without.
+    // A GPU backend without URLs was refused above, so only the simulated one can be left without.
     INFERENCE_URLS: c.INFERENCE_URLS?.length ? c.INFERENCE_URLS : ['simulated://0'],
     PUBLIC_BASE_URL: publicBaseUrlOf(c),
     RESULT_DIR: resultDirOf(c),
