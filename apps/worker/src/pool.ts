@@ -35,9 +35,8 @@ import {
   promptEnhancerOptionsOf,
 } from './config';
 import { createLaneFetcher } from './fetching/lane-fetcher';
-import { createA1111Backend } from './inference/a1111';
 import { type InferenceBackend } from './inference/inference-backend';
-import { createSimulatedBackend } from './inference/simulated';
+import { createBackend } from './inference/registry';
 import { createCancellations } from './jobs/cancellations';
 import { createInputFetcher } from './inputs/input-image';
 import { createReconciler } from './lifecycle/reconciler';
@@ -58,17 +57,6 @@ export interface PoolInfra {
   mongo: Connection;
   logger: Logger;
   registry: Registry;
-}
-
-export function createBackend(config: WorkerConfig, logger: Logger): InferenceBackend {
-  if (config.INFERENCE_BACKEND === 'a1111') {
-    return createA1111Backend({
-      logger,
-      controlnet: a1111ControlNetOf(config),
-      ...(config.INFERENCE_AUTH && { auth: config.INFERENCE_AUTH }),
-    });
-  }
-  return createSimulatedBackend({ stepMs: config.SIMULATED_STEP_MS, imageMs: config.SIMULATED_IMAGE_MS });
 }
 
 /**

@@ -1,7 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { type JobRecord, type JobStore, createRedis, createRegistry } from '@castforge/core';
 import { WorkerConfig } from '@castforge/worker/dist/config';
-import { createBackend, createWorkerPool } from '@castforge/worker/dist/pool';
+import { createBackend } from '@castforge/worker/dist/inference/registry';
+import { createWorkerPool } from '@castforge/worker/dist/pool';
 import { type BenchApi, startApi } from '../support/api';
 import { createHttpClient } from '../support/http';
 import { type BenchServices, deleteUnder, newPrefix } from '../support/services';

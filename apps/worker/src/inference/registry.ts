@@ -1,6 +1,6 @@
 import { type Logger } from '@castforge/core';
 import { type BackendName } from '@castforge/schemas';
-import { type WorkerConfig } from '../config';
+import { type WorkerConfig, a1111ControlNetOf } from '../config';
 import { createA1111Backend } from './a1111';
 import { createComfyuiBackend } from './comfyui/comfyui-backend';
 import { type InferenceBackend } from './inference-backend';
@@ -13,7 +13,11 @@ export const backendFactories = {
   simulated: (config) =>
     createSimulatedBackend({ stepMs: config.SIMULATED_STEP_MS, imageMs: config.SIMULATED_IMAGE_MS }),
   a1111: (config, logger) =>
-    createA1111Backend({ logger, ...(config.INFERENCE_AUTH && { auth: config.INFERENCE_AUTH }) }),
+    createA1111Backend({
+      logger,
+      controlnet: a1111ControlNetOf(config),
+      ...(config.INFERENCE_AUTH && { auth: config.INFERENCE_AUTH }),
+    }),
   comfyui: (config, logger) => {
     // Checked by the config schema; repeated here so the type narrows without an assertion.
     if (!config.COMFYUI_WORKFLOWS_DIR)
