@@ -21,7 +21,7 @@ export interface PrivateRedis {
 }
 
 /** A TCP port nobody listens on right now (redis-server cannot pick one itself: port 0 turns TCP off). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
