@@ -76,6 +76,11 @@ async function main() {
     }
     print("\nPer run (connections: the worker process's TCP connections to Redis, from /proc; RSS: VmRSS):");
     print(shapeTable(runs));
+    for (const run of runs.filter((r) => r.workerLog.lines > 0)) {
+      const top = run.workerLog.top.map((t) => `${t.count}× ${t.text}`).join('; ');
+      print(`  ${run.shape}, N=${run.n}: the worker logged ${run.workerLog.lines} warnings/errors: ${top}`);
+      print(`    (${run.workerLog.file})`);
+    }
     print(
       '\nAgainst the targets (N tenants × 1 job, compared with its idle start and with 1 tenant × N jobs):',
     );

@@ -29,6 +29,8 @@ export interface LoadResult {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** Answers by HTTP status, to tell what went wrong when not all were 2xx. */
+  statusCodes: Record<string, number>;
   latencyMs: { p50: number; p99: number; mean: number; max: number };
   durationSeconds: number;
 }
@@ -64,6 +66,9 @@ function run(request: LoadRequest): Promise<LoadResult> {
           non2xx: result.non2xx,
           errors: result.errors,
           timeouts: result.timeouts,
+          statusCodes: Object.fromEntries(
+            Object.entries(result.statusCodeStats ?? {}).map(([code, stat]) => [code, stat.count ?? 0]),
+          ),
           latencyMs: {
             p50: result.latency.p50,
             p99: result.latency.p99,

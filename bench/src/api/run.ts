@@ -64,7 +64,8 @@ export function createApiBench(deps: {
     const after = await serverProcess.cpu();
     if (result.non2xx || result.errors) {
       throw new Error(
-        `${side} ${scenario}: ${result.non2xx} non-2xx answers and ${result.errors} errors in round ${round + 1}`,
+        `${side} ${scenario}: ${result.non2xx} non-2xx answers and ${result.errors} errors in round ` +
+          `${round + 1} (answers by status: ${JSON.stringify(result.statusCodes)})`,
       );
     }
     const cpuUs = after.user - before.user + (after.system - before.system);

@@ -8,7 +8,14 @@ import { freePort } from '../support/private-redis';
 import { step } from '../support/report';
 import { deleteUnder, newPrefix } from '../support/services';
 import { type JobClient, type JobTimes, createJobClient, workerProcess } from './ours';
-import { type WorkerProcess, connectionsTo, rssOf, spawnWorker } from './worker-process';
+import {
+  type LogSummary,
+  type WorkerProcess,
+  connectionsTo,
+  rssOf,
+  spawnWorker,
+  summarizeLog,
+} from './worker-process';
 
 /** 1 tenant × N jobs, or N tenants × 1 job. */
 export type Shape = '1×N' | 'N×1';
@@ -65,6 +72,8 @@ export interface ShapeRun {
     /** Backlog jobs that started after it did (it did not wait behind them). */
     backlogStartedAfterIt: number;
   };
+  /** The worker's warnings and errors during the run. */
+  workerLog: LogSummary & { file: string };
   loadavg: number[];
 }
 
@@ -202,6 +211,7 @@ export function createTenantsBench(deps: TenantsDeps, settings: TenantsSettings)
       const freshStarted = freshTimes?.startedAt ?? Number.NaN;
       await sleep(3000);
       const after = await snapshot(worker, benchClients);
+      await worker.stop();
       return {
         n,
         shape,
@@ -218,6 +228,7 @@ export function createTenantsBench(deps: TenantsDeps, settings: TenantsSettings)
           backlogLeftAtSubmit: left,
           backlogStartedAfterIt: times.filter((t) => (t?.startedAt ?? Infinity) > freshStarted).length,
         },
+        workerLog: { file: logFile, ...(await summarizeLog(logFile)) },
         loadavg: os.loadavg(),
       };
     } finally {

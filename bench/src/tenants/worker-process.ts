@@ -94,6 +94,7 @@ export async function spawnWorker(
     if (Date.now() > until) throw new Error(`the worker was not ready within 60 s; see ${logFile}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  let stopped: Promise<void> | undefined;
   return {
     pid: child.pid!,
     pause: () => child.kill('SIGSTOP'),
@@ -103,16 +104,46 @@ export async function spawnWorker(
         memoryReports.push(resolve);
         child.kill('SIGUSR2');
       }),
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGCONT');
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      await log.close();
-    },
+    stop: () =>
+      (stopped ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          child.kill('SIGCONT');
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+          await exited;
+          clearTimeout(timer);
+        }
+        await log.close();
+      })()),
   };
+}
+
+/** What the worker logged (LOG_LEVEL=warn: warnings and errors only), by message, most frequent first. */
+export interface LogSummary {
+  lines: number;
+  top: { text: string; count: number }[];
+}
+
+export async function summarizeLog(logFile: string): Promise<LogSummary> {
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  const counts = new Map<string, number>();
+  let lines = 0;
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    lines++;
+    let key = line.slice(0, 120);
+    try {
+      const entry = JSON.parse(line) as { msg?: string; err?: string };
+      key = [entry.msg, entry.err].filter(Boolean).join(': ');
+    } catch {
+      // not a pino line (e.g. a crash trace): counted as it is
+    }
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const top = [...counts.entries()]
+    .sort(([, a], [, b]) => b - a)
+    .slice(0, 3)
+    .map(([text, count]) => ({ text, count }));
+  return { lines, top };
 }
