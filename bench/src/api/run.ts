@@ -1,9 +1,10 @@
 import os from 'node:os';
 import { type Redis } from 'ioredis';
+import { type Connection } from 'mongoose';
 import { createHttpClient } from '../support/http';
 import { step } from '../support/report';
 import { deleteUnder } from '../support/services';
-import { bareStatusKey } from './bare';
+import { BARE_PROFILES, bareStatusKey } from './bare';
 import { type LoadResult, type LoadTarget } from './load';
 import { type LoadProcess, type ServerProcess } from './processes';
 
@@ -50,6 +51,8 @@ export function createApiBench(deps: {
   sides: ApiSides;
   load: LoadProcess;
   admin: Redis;
+  mongo: Connection;
+  tenant: string;
   settings: ApiBenchSettings;
 }) {
   const { sides, load, admin, settings } = deps;
@@ -79,13 +82,20 @@ export function createApiBench(deps: {
     };
   }
 
-  /** A profile of the tenant, created over the public API, for the submit-with-profile scenario. */
+  /**
+   * A profile of the tenant, created over the public API, for the submit-with-profile scenario; the bare
+   * app gets the same document (as our API returns it) in a collection of its own, indexed the same way.
+   */
   async function createProfile(): Promise<string> {
     const http = createHttpClient(sides.ours.baseUrl, { 'x-api-key': sides.ours.apiKey! });
     try {
       const reply = await http.post('/profiles/v1', { name: 'bench identity', tags: ['bench'] });
       if (reply.status !== 201) throw new Error(`POST /profiles/v1: HTTP ${reply.status}`);
-      return (reply.body as { profile_id: string }).profile_id;
+      const profile = reply.body as { profile_id: string };
+      const bare = deps.mongo.collection(BARE_PROFILES);
+      await bare.createIndex({ tenant_id: 1, profile_id: 1 }, { unique: true });
+      await bare.insertOne({ ...profile, tenant_id: deps.tenant });
+      return profile.profile_id;
     } finally {
       http.close();
     }
@@ -124,6 +134,17 @@ export function createApiBench(deps: {
           method: 'POST',
           headers: json,
           body: JSON.stringify(submitBody),
+          paths: ['/generate/image/v1'],
+        },
+      },
+      {
+        scenario: 'submit-profile',
+        side: 'bare',
+        target: {
+          baseUrl: sides.bare.baseUrl,
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify(profileSubmitBody(profileId)),
           paths: ['/generate/image/v1'],
         },
       },

@@ -29,7 +29,7 @@ const figures = (blocks: Block[]): SideFigures => ({
   cpuUsPerRequest: spread(blocks.map((b) => b.cpuUsPerRequest)),
 });
 
-/** Ours in `scenario` against the bare side of `bareScenario` (the bare app has one submit route). */
+/** Ours in `scenario` against the bare side of `bareScenario`. */
 export function compare(blocks: Block[], scenario: Scenario, bareScenario: Scenario): Comparison {
   const of = (side: Side, s: Scenario) =>
     blocks.filter((b) => b.side === side && b.scenario === s).sort((a, b) => a.round - b.round);
