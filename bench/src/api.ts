@@ -24,6 +24,8 @@ const ApiOptions = z.object({
   BENCH_DURATION: z.coerce.number().int().min(1).max(600).default(5),
   /** Seconds of unrecorded load before each measured block. */
   BENCH_WARMUP: z.coerce.number().int().min(0).max(60).default(1),
+  /** Seconds of unrecorded load on every side before the first round (cold JIT, pools, caches). */
+  BENCH_INITIAL_WARMUP: z.coerce.number().int().min(0).max(120).default(3),
   BENCH_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(50),
   BENCH_STATUS_JOBS: z.coerce.number().int().min(1).max(100_000).default(1000),
   BENCH_REDIS: RedisChoice,
@@ -42,6 +44,7 @@ async function main() {
     connections: options.BENCH_CONNECTIONS,
     durationSeconds: options.BENCH_DURATION,
     warmupSeconds: options.BENCH_WARMUP,
+    initialWarmupSeconds: options.BENCH_INITIAL_WARMUP,
     rounds: options.BENCH_ROUNDS,
     statusJobs: options.BENCH_STATUS_JOBS,
   };

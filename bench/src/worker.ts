@@ -28,6 +28,8 @@ const WorkerOptions = z.object({
   BENCH_ENDPOINTS: z.coerce.number().int().min(1).max(64).default(8),
   BENCH_SIZE: z.coerce.number().int().min(64).max(2048).multipleOf(8).default(64),
   BENCH_ROUNDS: z.coerce.number().int().min(1).max(20).default(3),
+  /** Jobs of the unrecorded warm-up drain per side before the first round (0: none). */
+  BENCH_WARMUP_JOBS: z.coerce.number().int().min(0).default(1000),
   /** Jobs of the MONITOR pass per side (0: skip it). */
   BENCH_MONITOR_JOBS: z.coerce.number().int().min(0).default(1000),
   BENCH_REDIS: RedisChoice,
@@ -43,6 +45,7 @@ async function main() {
     endpoints: options.BENCH_ENDPOINTS,
     size: options.BENCH_SIZE,
     rounds: options.BENCH_ROUNDS,
+    warmupJobs: options.BENCH_WARMUP_JOBS,
     monitorJobs: options.BENCH_MONITOR_JOBS,
   };
   const started = performance.now();
@@ -71,6 +74,11 @@ async function main() {
     print(`${settings.rounds} rounds, order rotating. Redis: ${options.BENCH_REDIS} (${redis.url}).`);
     print(`Load average at start: ${loadAtStart.map((n) => n.toFixed(2)).join(' ')}\n`);
 
+    // Unrecorded: a cold process's first drain measures start-up (JIT, sharp, script loading).
+    if (settings.warmupJobs > 0) {
+      step(`warm-up: ${count(settings.warmupJobs)} jobs through every side, unrecorded`);
+      for (const side of SIDES) await bench.timedRun(side, -1, settings.warmupJobs);
+    }
     const runs: SideRun[] = [];
     for (let round = 0; round < settings.rounds; round++) {
       for (const side of rotate(SIDES, round)) {

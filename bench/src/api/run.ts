@@ -15,6 +15,8 @@ export interface ApiBenchSettings {
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
+  /** Unrecorded load on every target before the first round. */
+  initialWarmupSeconds: number;
   rounds: number;
   statusJobs: number;
 }
@@ -80,6 +82,17 @@ export function createApiBench(deps: {
       cpuUsPerRequest: result.requests ? cpuUs / result.requests : Number.NaN,
       loadavg: os.loadavg(),
     };
+  }
+
+  /**
+   * Before the first round, every target gets `initialWarmupSeconds` of unrecorded load: the first block
+   * of a cold process (JIT, connection pools, caches) otherwise measures start-up, not steady cost.
+   */
+  async function warmUp(targets: { target: LoadTarget }[]) {
+    for (const { target } of targets) {
+      await load.run(target, settings.connections, settings.initialWarmupSeconds);
+    }
+    for (const side of ['ours', 'bare'] as const) await deleteUnder(admin, sides.prefixes[side]);
   }
 
   /**
@@ -149,6 +162,7 @@ export function createApiBench(deps: {
         },
       },
     ];
+    await warmUp(targets);
     const blocks: Block[] = [];
     for (let round = 0; round < settings.rounds; round++) {
       for (const { scenario, side, target } of rotate(targets, round)) {
@@ -203,6 +217,7 @@ export function createApiBench(deps: {
       { side: 'ours', target: { baseUrl: sides.ours.baseUrl, method: 'GET', headers: ourHeaders(), paths } },
       { side: 'bare', target: { baseUrl: sides.bare.baseUrl, method: 'GET', headers: {}, paths } },
     ];
+    await warmUp(targets);
     const blocks: Block[] = [];
     for (let round = 0; round < settings.rounds; round++) {
       for (const { side, target } of rotate(targets, round)) {

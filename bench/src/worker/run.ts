@@ -24,6 +24,8 @@ export interface WorkerBenchSettings {
   endpoints: number;
   size: number;
   rounds: number;
+  /** Jobs of the unrecorded warm-up drain of every side before the first round. */
+  warmupJobs: number;
   monitorJobs: number;
 }
 
@@ -115,9 +117,9 @@ export function createWorkerBench(deps: WorkerBenchDeps, settings: WorkerBenchSe
     }
   }
 
-  /** A timed drain of `settings.jobs` jobs, with Redis' counters and this process's CPU around it. */
-  const timedRun = (name: WorkerSideName, round: number) =>
-    withSide(name, settings.jobs, async (drain): Promise<SideRun> => {
+  /** A timed drain of `jobs` jobs (a round's unless given), with Redis' counters and node CPU around it. */
+  const timedRun = (name: WorkerSideName, round: number, jobs = settings.jobs) =>
+    withSide(name, jobs, async (drain): Promise<SideRun> => {
       // Let the submit's last replies and lazy frees settle before counting.
       await new Promise((resolve) => setTimeout(resolve, 500));
       if (deps.privateRedis) await deps.admin.config('RESETSTAT');
@@ -130,12 +132,12 @@ export function createWorkerBench(deps: WorkerBenchDeps, settings: WorkerBenchSe
       return {
         side: name,
         round,
-        jobs: settings.jobs,
+        jobs,
         jobsPerSecond: steadyRate(completions, settings.endpoints),
-        wallJobsPerSecond: (settings.jobs * 1000) / last,
+        wallJobsPerSecond: (jobs * 1000) / last,
         drainSeconds: last / 1000,
         redis: counterDelta(before, after, deps.privateRedis),
-        nodeCpuMsPerJob: (cpu.user + cpu.system) / 1000 / settings.jobs,
+        nodeCpuMsPerJob: (cpu.user + cpu.system) / 1000 / jobs,
         loadavg: os.loadavg(),
       };
     });
