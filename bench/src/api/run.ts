@@ -92,7 +92,6 @@ export function createApiBench(deps: {
     for (const { target } of targets) {
       await load.run(target, settings.connections, settings.initialWarmupSeconds);
     }
-    for (const side of ['ours', 'bare'] as const) await deleteUnder(admin, sides.prefixes[side]);
   }
 
   /**
@@ -163,6 +162,7 @@ export function createApiBench(deps: {
       },
     ];
     await warmUp(targets);
+    for (const side of ['ours', 'bare'] as const) await deleteUnder(admin, sides.prefixes[side]);
     const blocks: Block[] = [];
     for (let round = 0; round < settings.rounds; round++) {
       for (const { scenario, side, target } of rotate(targets, round)) {
