@@ -10,6 +10,7 @@ import { envFields } from '@castforge/core';
 import { z } from 'zod';
 import { loadOptions, positiveIntList } from './support/options';
 import { RedisChoice, openRedis } from './support/private-redis';
+import { ResultRoot } from './support/result-root';
 import { exitOnFailure, machine, print, step, writeResults } from './support/report';
 import { cleanUpOnInterrupt, openServices } from './support/services';
 import { SHAPES, type ShapeRun, createTenantsBench } from './tenants/run';
@@ -25,6 +26,8 @@ const TenantsOptions = z.object({
   BENCH_DRAIN_TIMEOUT: z.coerce.number().int().min(10).default(900),
   /** Jobs of a warm-up tenant before each run's idle snapshot. */
   BENCH_WARMUP_JOBS: z.coerce.number().int().min(0).default(200),
+  /** Where result folders go: /dev/shm when present (see support/result-root.ts). */
+  BENCH_RESULT_ROOT: ResultRoot,
   BENCH_REDIS: RedisChoice,
   REDIS_URL: envFields.REDIS_URL,
 });
@@ -52,6 +55,7 @@ async function main() {
         endpoints: options.BENCH_ENDPOINTS,
         imageMs: options.BENCH_IMAGE_MS,
         warmupJobs: options.BENCH_WARMUP_JOBS,
+        resultRoot: options.BENCH_RESULT_ROOT,
         drainTimeoutSeconds: options.BENCH_DRAIN_TIMEOUT,
       },
     );

@@ -9,6 +9,7 @@ import { envFields } from '@castforge/core';
 import { z } from 'zod';
 import { loadOptions } from './support/options';
 import { RedisChoice, openRedis } from './support/private-redis';
+import { ResultRoot } from './support/result-root';
 import { count, exitOnFailure, machine, print, step, writeResults } from './support/report';
 import { cleanUpOnInterrupt, openServices } from './support/services';
 import { fixedImage } from './worker/image';
@@ -32,6 +33,8 @@ const WorkerOptions = z.object({
   BENCH_WARMUP_JOBS: z.coerce.number().int().min(0).default(1000),
   /** Jobs of the MONITOR pass per side (0: skip it). */
   BENCH_MONITOR_JOBS: z.coerce.number().int().min(0).default(1000),
+  /** Where result folders go: /dev/shm when present (see support/result-root.ts). */
+  BENCH_RESULT_ROOT: ResultRoot,
   BENCH_REDIS: RedisChoice,
   REDIS_URL: envFields.REDIS_URL,
 });
@@ -46,6 +49,7 @@ async function main() {
     size: options.BENCH_SIZE,
     rounds: options.BENCH_ROUNDS,
     warmupJobs: options.BENCH_WARMUP_JOBS,
+    resultRoot: options.BENCH_RESULT_ROOT,
     monitorJobs: options.BENCH_MONITOR_JOBS,
   };
   const started = performance.now();
@@ -71,7 +75,10 @@ async function main() {
       `bench:worker: ${count(settings.jobs)} jobs of ${settings.size}×${settings.size} PNG queued beforehand, ` +
         `then drained; ${settings.endpoints} endpoints (INFERENCE_CONCURRENCY=1) / bare concurrency ${settings.endpoints}.`,
     );
-    print(`${settings.rounds} rounds, order rotating. Redis: ${options.BENCH_REDIS} (${redis.url}).`);
+    print(
+      `${settings.rounds} rounds, order rotating. Redis: ${options.BENCH_REDIS} (${redis.url}). ` +
+        `Result folders under ${settings.resultRoot}.`,
+    );
     print(`Load average at start: ${loadAtStart.map((n) => n.toFixed(2)).join(' ')}\n`);
 
     // Unrecorded: a cold process's first drain measures start-up (JIT, sharp, script loading).

@@ -24,6 +24,8 @@ export const SHAPES: Shape[] = ['1×N', 'N×1'];
 export interface TenantsSettings {
   endpoints: number;
   imageMs: number;
+  /** The folder under which each run's result folder is made (see support/result-root.ts). */
+  resultRoot: string;
   /** Jobs of a warm-up tenant run before the idle snapshot. */
   warmupJobs: number;
   /** Longest a drain may take before the run is reported as not drained. */
@@ -153,7 +155,7 @@ export function createTenantsBench(deps: TenantsDeps, settings: TenantsSettings)
 
   async function runShape(n: number, shape: Shape): Promise<ShapeRun> {
     const prefix = newPrefix('tenants');
-    const dataDir = path.join(tmpdir(), `castforge-${prefix}`);
+    const dataDir = path.join(settings.resultRoot, `castforge-${prefix}`);
     await mkdir(dataDir, { recursive: true });
     const jobs = await createJobClient({ ...deps, prefix });
     const metricsPort = await freePort();

@@ -1,5 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
-import os, { tmpdir } from 'node:os';
+import os from 'node:os';
 import path from 'node:path';
 import { type Connection, type Logger } from '@castforge/core';
 import { type Redis } from 'ioredis';
@@ -24,6 +24,8 @@ export interface WorkerBenchSettings {
   endpoints: number;
   size: number;
   rounds: number;
+  /** The folder under which each side's result folder is made (see support/result-root.ts). */
+  resultRoot: string;
   /** Jobs of the unrecorded warm-up drain of every side before the first round. */
   warmupJobs: number;
   monitorJobs: number;
@@ -82,7 +84,7 @@ export function createWorkerBench(deps: WorkerBenchDeps, settings: WorkerBenchSe
     measure: (drain: (onEnded?: (count: number) => void) => Promise<number[]>) => Promise<T>,
   ): Promise<T> {
     const prefix = newPrefix(name === 'bare' ? 'wbare' : 'worker');
-    const dataDir = path.join(tmpdir(), `castforge-${prefix}`);
+    const dataDir = path.join(settings.resultRoot, `castforge-${prefix}`);
     await mkdir(dataDir, { recursive: true });
     const side = await openSide(name, prefix, dataDir);
     try {
