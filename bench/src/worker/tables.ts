@@ -23,6 +23,7 @@ export interface SideSummary {
   commandsPerJob: Spread;
   readsPerJob: Spread;
   nodeCpuMsPerJob: Spread;
+  nodeCpuOfBare: Spread;
   /** Median calls per job of each command over the rounds. */
   callsPerJob: Record<string, number>;
 }
@@ -46,6 +47,7 @@ export function summarize(runs: SideRun[], side: WorkerSideName): SideSummary {
     commandsPerJob: spread(mine.map((r) => r.redis.totalCalls / r.jobs)),
     readsPerJob: spread(mine.map((r) => r.redis.reads / r.jobs)),
     nodeCpuMsPerJob: spread(mine.map((r) => r.nodeCpuMsPerJob)),
+    nodeCpuOfBare: ofBare((r) => r.nodeCpuMsPerJob),
     callsPerJob,
   };
 }
@@ -76,6 +78,7 @@ export function costTable(rows: SideSummary[]): string {
       'Redis commands/job (commandstats)',
       'read events/job',
       'node CPU ms/job',
+      '÷ bare',
     ],
     rows.map((r) => [
       LABELS[r.side],
@@ -85,21 +88,31 @@ export function costTable(rows: SideSummary[]): string {
       range(r.commandsPerJob, 2),
       range(r.readsPerJob, 2),
       range(r.nodeCpuMsPerJob, 3),
+      r.side === 'bare' ? '1' : range(r.nodeCpuOfBare, 2),
     ]),
   );
 }
 
+/** Below this many calls per job on every side, a command is start-up or a timer: summed as one row. */
+const RARE = 0.05;
+
 /** Calls per job by command (INFO commandstats; commands run inside scripts count), one column per side. */
 export function commandTable(rows: SideSummary[]): string {
+  const most = (name: string) => Math.max(...rows.map((r) => r.callsPerJob[name] ?? 0));
   const names = [...new Set(rows.flatMap((r) => Object.keys(r.callsPerJob)))].sort(
-    (a, b) =>
-      Math.max(...rows.map((r) => r.callsPerJob[b] ?? 0)) -
-      Math.max(...rows.map((r) => r.callsPerJob[a] ?? 0)),
+    (a, b) => most(b) - most(a),
   );
+  const rare = names.filter((name) => most(name) < RARE);
+  const rareSum = (r: SideSummary) => rare.reduce((sum, name) => sum + (r.callsPerJob[name] ?? 0), 0);
   return table(
     ['command', ...rows.map((r) => LABELS[r.side])],
     [
-      ...names.map((name) => [name, ...rows.map((r) => fixed(r.callsPerJob[name] ?? 0, 2))]),
+      ...names
+        .filter((name) => most(name) >= RARE)
+        .map((name) => [name, ...rows.map((r) => fixed(r.callsPerJob[name] ?? 0, 2))]),
+      ...(rare.length
+        ? [[`${rare.length} others (start-up, timers)`, ...rows.map((r) => fixed(rareSum(r), 2))]]
+        : []),
       ['total', ...rows.map((r) => fixed(r.commandsPerJob.median, 2))],
     ],
   );
