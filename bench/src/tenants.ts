@@ -39,7 +39,12 @@ async function main() {
   const redis = await openRedis(options.BENCH_REDIS, options.REDIS_URL);
   const services = await openServices('tenants', redis.url);
   let cleaned: Promise<void> | undefined;
-  const cleanUp = () => (cleaned ??= services.close().finally(() => redis.stop()));
+  let releaseRuns: () => Promise<unknown> = () => Promise.resolve();
+  const cleanUp = () =>
+    (cleaned ??= releaseRuns()
+      .catch(() => undefined)
+      .then(() => services.close())
+      .finally(() => redis.stop()));
   const release = cleanUpOnInterrupt(cleanUp);
   try {
     const bench = createTenantsBench(
@@ -59,6 +64,7 @@ async function main() {
         drainTimeoutSeconds: options.BENCH_DRAIN_TIMEOUT,
       },
     );
+    releaseRuns = bench.releaseAll;
     print(
       `bench:tenants: N = ${options.BENCH_TENANTS.join(', ')}; a worker process per run (simulated backend, ` +
         `${options.BENCH_ENDPOINTS} endpoints, SIMULATED_IMAGE_MS=${options.BENCH_IMAGE_MS}).`,

@@ -57,7 +57,12 @@ async function main() {
   const redis = await openRedis(options.BENCH_REDIS, options.REDIS_URL);
   const services = await openServices('worker', redis.url);
   let cleaned: Promise<void> | undefined;
-  const cleanUp = () => (cleaned ??= services.close().finally(() => redis.stop()));
+  let releaseRuns: () => Promise<unknown> = () => Promise.resolve();
+  const cleanUp = () =>
+    (cleaned ??= releaseRuns()
+      .catch(() => undefined)
+      .then(() => services.close())
+      .finally(() => redis.stop()));
   const release = cleanUpOnInterrupt(cleanUp);
   try {
     const bench = createWorkerBench(
@@ -71,6 +76,7 @@ async function main() {
       },
       settings,
     );
+    releaseRuns = bench.releaseAll;
     print(
       `bench:worker: ${count(settings.jobs)} jobs of ${settings.size}×${settings.size} PNG queued beforehand, ` +
         `then drained; ${settings.endpoints} endpoints (INFERENCE_CONCURRENCY=1) / bare concurrency ${settings.endpoints}.`,

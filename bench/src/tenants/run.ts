@@ -109,6 +109,9 @@ async function waitFor(check: () => Promise<boolean>, deadline: number, everyMs:
 }
 
 export function createTenantsBench(deps: TenantsDeps, settings: TenantsSettings) {
+  // What the current run holds (a worker process, keys, a result folder), for an interrupted bench to free.
+  const holding = new Set<() => Promise<void>>();
+
   async function snapshot(worker: WorkerProcess, benchClients: number): Promise<Snapshot> {
     const memory = await worker.collect();
     await sleep(300);
@@ -172,6 +175,15 @@ export function createTenantsBench(deps: TenantsDeps, settings: TenantsSettings)
     const benchClients = await clientCount(deps.admin);
     const logFile = path.join(tmpdir(), `castforge-${prefix}-worker.log`);
     const worker = await spawnWorker(entry, env, `http://127.0.0.1:${metricsPort}/readyz`, logFile);
+    let released: Promise<void> | undefined;
+    const release = () =>
+      (released ??= (async () => {
+        await worker.stop();
+        await jobs.close();
+        await deleteUnder(deps.admin, prefix);
+        await rm(dataDir, { recursive: true, force: true });
+      })());
+    holding.add(release);
     try {
       // Warm-up: a tenant of its own runs some jobs first, so code paths, sharp and the JIT are warm and
       // the idle figure is a worker that has worked, just not for any of the N tenants.
@@ -234,12 +246,11 @@ export function createTenantsBench(deps: TenantsDeps, settings: TenantsSettings)
         loadavg: os.loadavg(),
       };
     } finally {
-      await worker.stop();
-      await jobs.close();
-      await deleteUnder(deps.admin, prefix);
-      await rm(dataDir, { recursive: true, force: true });
+      await release();
+      holding.delete(release);
     }
   }
 
-  return { runShape };
+  const releaseAll = () => Promise.all([...holding].map((release) => release()));
+  return { runShape, releaseAll };
 }

@@ -65,6 +65,9 @@ interface Side {
 }
 
 export function createWorkerBench(deps: WorkerBenchDeps, settings: WorkerBenchSettings) {
+  // What the current side holds (a pool or worker, keys, a result folder), for an interrupted bench to free.
+  const holding = new Set<() => Promise<void>>();
+
   async function openSide(name: WorkerSideName, prefix: string, dataDir: string): Promise<Side> {
     const common = { redisUrl: deps.redisUrl, prefix, dataDir, size: settings.size, image: deps.image };
     if (name === 'bare') return createBareSide({ ...common, concurrency: settings.endpoints });
@@ -87,6 +90,14 @@ export function createWorkerBench(deps: WorkerBenchDeps, settings: WorkerBenchSe
     const dataDir = path.join(settings.resultRoot, `castforge-${prefix}`);
     await mkdir(dataDir, { recursive: true });
     const side = await openSide(name, prefix, dataDir);
+    let released: Promise<void> | undefined;
+    const release = () =>
+      (released ??= (async () => {
+        await side.close();
+        await deleteUnder(deps.admin, prefix);
+        await rm(dataDir, { recursive: true, force: true });
+      })());
+    holding.add(release);
     try {
       const ids = await side.submit(n);
       const drain = async (onEnded?: (count: number) => void) => {
@@ -113,9 +124,8 @@ export function createWorkerBench(deps: WorkerBenchDeps, settings: WorkerBenchSe
       if (completed !== n) throw new Error(`${name}: only ${completed} of ${n} jobs completed`);
       return result;
     } finally {
-      await side.close();
-      await deleteUnder(deps.admin, prefix);
-      await rm(dataDir, { recursive: true, force: true });
+      await release();
+      holding.delete(release);
     }
   }
 
@@ -161,5 +171,6 @@ export function createWorkerBench(deps: WorkerBenchDeps, settings: WorkerBenchSe
       return { ...(await monitor.stop()), jobs: to - from };
     });
 
-  return { timedRun, monitoredRun };
+  const releaseAll = () => Promise.all([...holding].map((release) => release()));
+  return { timedRun, monitoredRun, releaseAll };
 }
