@@ -75,3 +75,20 @@ export async function interleaved(
   }
   return samples.map(summarize);
 }
+
+/** The median of a few rounds' figures, with the lowest and highest: `1,828 [1,442..2,081]`. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  /** Every round's figure, in round order. */
+  rounds: number[];
+}
+
+export function spread(values: number[]): Spread {
+  if (!values.length) throw new Error('no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]!, rounds: values };
+}
