@@ -28,12 +28,7 @@ import {
 } from '@castforge/core';
 import { Worker } from 'bullmq';
 import { Counter, Gauge } from 'prom-client';
-import {
-  type WorkerConfig,
-  a1111ControlNetOf,
-  inputFetcherOptionsOf,
-  promptEnhancerOptionsOf,
-} from './config';
+import { type WorkerConfig, inputFetcherOptionsOf, promptEnhancerOptionsOf } from './config';
 import { createLaneFetcher } from './fetching/lane-fetcher';
 import { type InferenceBackend } from './inference/inference-backend';
 import { createBackend } from './inference/registry';
@@ -68,7 +63,11 @@ export interface PoolInfra {
 export async function createWorkerPool(
   config: WorkerConfig,
   infra: PoolInfra,
-  overrides: { backend?: InferenceBackend } = {},
+  overrides: {
+    backend?: InferenceBackend;
+    /** Told of each job this process ended (benchmarks and tests observe with it; it changes nothing). */
+    onJobEnded?: (jobId: string, status: 'completed' | 'failed') => void;
+  } = {},
 ) {
   const { redis, subscriber, mongo, logger, registry } = infra;
   const keys = redisKeys(config.REDIS_PREFIX, config.REDIS_BUCKETS);
@@ -170,6 +169,7 @@ export async function createWorkerPool(
     jobTimeoutMs: config.JOB_TIMEOUT_SECONDS * 1000,
     metrics,
     logger,
+    onEnded: overrides.onJobEnded,
   });
   const fetcher = createLaneFetcher({
     redis,

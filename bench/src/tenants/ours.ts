@@ -69,7 +69,7 @@ export async function createJobClient(deps: {
     r && { status: r.status, queuedAt: r.queuedAt, startedAt: r.startedAt, finishedAt: r.finishedAt };
   return {
     async submit(tenantId: string): Promise<string> {
-      return (await api.generation.submit(tenantId, body)).job_id;
+      return (await api.submit.submit('generate', tenantId, body)).job_id;
     },
     async read(tenantId: string, jobId: string): Promise<JobTimes | null> {
       return times(await api.jobs.read(tenantId, jobId));

@@ -77,11 +77,7 @@ export async function createOursSide(settings: OursSettings) {
     { redis, subscriber, mongo, logger, registry: createRegistry('worker') },
     {
       ...(settings.backend === 'zero' && { backend: zeroTimeBackend(settings.image) }),
-      // Our jobs have no callback URL and no campaign, so the default hook would do nothing either.
-      onJobEnded: (ended) => {
-        onEnded(ended.jobId);
-        return Promise.resolve();
-      },
+      onJobEnded: (jobId) => onEnded(jobId),
     },
   );
   const body = { prompt: 'a red fox in fresh snow', width: settings.size, height: settings.size };
@@ -94,7 +90,7 @@ export async function createOursSide(settings: OursSettings) {
       const lane = async () => {
         while (next < n) {
           next++;
-          ids.push((await api.generation.submit(TENANT, { ...body, output_format: 'png' })).job_id);
+          ids.push((await api.submit.submit('generate', TENANT, { ...body, output_format: 'png' })).job_id);
         }
       };
       await Promise.all(Array.from({ length: parallel }, lane));

@@ -39,6 +39,8 @@ export interface ProcessorDeps {
   jobTimeoutMs: number;
   metrics: WorkerMetrics;
   logger: Logger;
+  /** Told of each job this process ended (an observer for benchmarks and tests; it changes nothing). */
+  onEnded?(jobId: string, status: 'completed' | 'failed'): void;
 }
 
 /** Progress is written when it moved and at most this often (a 0 ms job writes none). */
@@ -87,6 +89,7 @@ export function createJobProcessor(deps: ProcessorDeps) {
     if (ended.changed) {
       metrics.completed.inc({ endpoint, outcome: 'failed' });
       metrics.failed.inc({ failure_reason_code: failure.code });
+      deps.onEnded?.(ref.jobId, 'failed');
     }
     return ended.changed;
   };
@@ -248,6 +251,7 @@ export function createJobProcessor(deps: ProcessorDeps) {
         return { kind: 'dropped' };
       }
       metrics.completed.inc({ endpoint, outcome: 'completed' });
+      deps.onEnded?.(ref.jobId, 'completed');
       log.info({ inference_ms: Math.round(inferenceMs), bytes: encoded.data.length }, 'job completed');
       return { kind: 'completed' };
     } catch (err) {
