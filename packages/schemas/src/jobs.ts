@@ -14,6 +14,8 @@ export const SingleJobPayload = z.object({
   op: OperationName.default('generate'),
   request: z.record(z.string(), z.unknown()),
   profile: z.object({ id: ProfileId, version: z.number().int().min(1) }).optional(),
+  /** The job has input images (sealed in its record): the worker reads them only then. */
+  inputs: z.literal(true).optional(),
 });
 export type SingleJobPayload = z.infer<typeof SingleJobPayload>;
 

@@ -127,6 +127,7 @@ export function createSubmitService(deps: SubmitDeps) {
             op: operation,
             request: generation,
             ...(profile && { profile: { id: profile.profile_id, version: profile.version } }),
+            ...(Object.keys(inputs).length && { inputs: true as const }),
           },
           fields: {
             op: operation,

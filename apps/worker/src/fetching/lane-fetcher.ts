@@ -113,10 +113,11 @@ export function createLaneFetcher(deps: {
   };
 
   /** The bucket whose least recently served lane is due and oldest, or undefined when none is due. */
-  const dueBucket = (): number | undefined => {
+  const dueBucket = (except?: number): number | undefined => {
     const now = Date.now();
     let best: number | undefined;
     for (let i = 0; i < heads.length; i++) {
+      if (i === except) continue;
       if (heads[i]! <= now && (best === undefined || heads[i]! < heads[best]!)) best = i;
     }
     return best;
@@ -226,7 +227,11 @@ export function createLaneFetcher(deps: {
 
   /** Only this lane is known to have work: ask BullMQ for its next job in the same call that settles one. */
   const wantsNext = (item: FetchedJob) =>
-    !closing && plan.length === 0 && laneCounts[item.bucket]! <= 1 && dueBucket() === undefined;
+    !closing &&
+    chains <= deps.capacity &&
+    plan.length === 0 &&
+    laneCounts[item.bucket]! <= 1 &&
+    dueBucket(item.bucket) === undefined;
 
   const bringForward = (item: FetchedJob, at: number) =>
     redis.zadd(buckets[item.bucket]!.ready, 'LT', at, item.lane).catch(() => 0);

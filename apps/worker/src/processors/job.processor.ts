@@ -98,7 +98,8 @@ export function createJobProcessor(deps: ProcessorDeps) {
     const { job } = item;
     const payload = JobPayload.safeParse(job.data);
     const ref = refOf(item, job.data);
-    const log = deps.logger.child({ job_id: ref.jobId });
+    // A child logger only when a line is written: most jobs write none (the cost showed in profiles).
+    const log = () => deps.logger.child({ job_id: ref.jobId });
     let endpoint: string = operationRoutes.generate;
     if (!payload.success) {
       await fail(
@@ -133,7 +134,8 @@ export function createJobProcessor(deps: ProcessorDeps) {
       const warnings: string[] = [];
 
       // The input images (and a logo), fetched now that the job starts, held in memory for this job only.
-      const urls = { ...plan.images, ...(await sealedInputs(ref)) };
+      const sealed = payload.data.kind === 'single' && payload.data.inputs ? await sealedInputs(ref) : {};
+      const urls = { ...plan.images, ...sealed };
       const images = await fetchInputImages(deps.inputs, urls, control.signal);
       const logo = images.logo_url;
       delete images.logo_url;
@@ -252,7 +254,7 @@ export function createJobProcessor(deps: ProcessorDeps) {
       }
       metrics.completed.inc({ endpoint, outcome: 'completed' });
       deps.onEnded?.(ref.jobId, 'completed');
-      log.info({ inference_ms: Math.round(inferenceMs), bytes: encoded.data.length }, 'job completed');
+      log().debug({ inference_ms: Math.round(inferenceMs), bytes: encoded.data.length }, 'job completed');
       return { kind: 'completed' };
     } catch (err) {
       const reason = control.signal.reason as unknown;
@@ -268,14 +270,14 @@ export function createJobProcessor(deps: ProcessorDeps) {
       if (failure.retryable && attemptsLeft) {
         await jobs.retry(ref, { error: failure.message, code: failure.code });
         metrics.retried.inc({ failure_reason_code: failure.code });
-        log.warn(
+        log().warn(
           { code: failure.code, err: (err as Error).message, attempt: job.attemptsMade + 1 },
           'attempt failed; will retry',
         );
         return { kind: 'retry', error: err as Error };
       }
       if (await fail(ref, failure, endpoint))
-        log.warn({ code: failure.code, err: (err as Error).message }, 'job failed');
+        log().warn({ code: failure.code, err: (err as Error).message }, 'job failed');
       return { kind: 'failed', message: failure.message };
     } finally {
       item.signal.removeEventListener('abort', onItemAbort);

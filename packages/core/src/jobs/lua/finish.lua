@@ -57,10 +57,9 @@ if ARGV[12] ~= '' then
 end
 -- What the tenant used this month (GET /v1/user/details): jobs that ran, and GPU time.
 if st ~= 'queued' then
-  redis.call('HINCRBY', KEYS[12], 'jobs', 1)
+  if redis.call('HINCRBY', KEYS[12], 'jobs', 1) == 1 then redis.call('EXPIRE', KEYS[12], ARGV[13]) end
   local ms = tonumber(string.match(ARGV[12], '^(%d+):') or '0')
   if ms > 0 then redis.call('HINCRBY', KEYS[12], 'gpu_ms', ms) end
-  redis.call('EXPIRE', KEYS[12], ARGV[13])
 end
 if to == 'cancelled' then
   if (st == 'processing' or st == 'pending') and ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], id) end

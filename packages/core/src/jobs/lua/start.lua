@@ -24,16 +24,16 @@ if not st then
 end
 if TERMINAL[st] then return {'terminal', st} end
 if st == 'queued' and not camp then
-  redis.call('ZREM', KEYS[4], id)
-  redis.call('ZREM', KEYS[5], id)
+  local hi = lane and string.sub(lane, -3) == '.hi'
+  redis.call('ZREM', hi and KEYS[5] or KEYS[4], id)
 end
 if st ~= 'processing' then count(KEYS[2], camp, st, 'processing', id, idx) end
 redis.call('ZADD', KEYS[3], now, id)
-redis.call('HSET', KEYS[1], 'status', 'processing', 'progress', '0', 'worker', worker)
+-- A retry keeps the first attempt's start time, seed and prompt (so a result can always be reproduced).
+local first = redis.call('HMGET', KEYS[1], 'started_at', 'seed', 'prompt', 'attempts')
+local seed, prompt = first[2] or ARGV[5], first[3] or ARGV[4]
+local attempts = tonumber(first[4] or '0') + 1
+redis.call('HSET', KEYS[1], 'status', 'processing', 'progress', '0', 'worker', worker, 'attempts', attempts,
+  'started_at', first[1] or now, 'seed', seed, 'prompt', prompt)
 if #ARGV >= 9 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
-redis.call('HSETNX', KEYS[1], 'started_at', now)
-redis.call('HSETNX', KEYS[1], 'prompt', ARGV[4])
-redis.call('HSETNX', KEYS[1], 'seed', ARGV[5])
-local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-local kept = redis.call('HMGET', KEYS[1], 'seed', 'prompt')
-return {'started', attempts, kept[1], kept[2]}
+return {'started', attempts, seed, prompt}
