@@ -4,24 +4,19 @@
  * resolves through /etc/hosts, so it goes through the real resolver.
  */
 import { type ApiHarness, expectError, startApi } from '@castforge/testkit';
-import { type Redis } from '@castforge/core';
+import { type Redis, redisKeys, scanKeys } from '@castforge/core';
 import request from 'supertest';
 
 /** Every key under the prefix that belongs to the tenant: its lanes, its in-flight count, its job records. */
 async function traces(redis: Redis, prefix: string, tenant: string): Promise<string[]> {
   const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      if (key.includes(`gen.${tenant}`)) found.push(key);
-      else if (key.startsWith(`${prefix}:job:`) && (await redis.hget(key, 'tenant')) === tenant)
-        found.push(key);
-    }
-  } while (cursor !== '0');
-  const inflight = await redis.hget(`${prefix}:inflight`, tenant);
-  if (inflight && inflight !== '0') found.push(`${prefix}:inflight[${tenant}]=${inflight}`);
+  const b = redisKeys(prefix).forTenant(tenant);
+  for (const key of await scanKeys(redis, `${prefix}:*`)) {
+    if (key.includes(`gen.${tenant}`)) found.push(key);
+    else if (key.startsWith(`${b.tag}:job:`) && (await redis.hget(key, 'tenant')) === tenant) found.push(key);
+  }
+  const inflight = await redis.hget(b.inflight, tenant);
+  if (inflight && inflight !== '0') found.push(`${b.inflight}[${tenant}]=${inflight}`);
   return found;
 }
 

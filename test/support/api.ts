@@ -16,7 +16,7 @@ export async function startApi(
   const own = services ?? (await openServices(name));
   const config = ApiConfig.parse({
     PORT: '0',
-    REDIS_URL: own.redisUrl,
+    ...own.redisEnv,
     REDIS_PREFIX: own.prefix,
     MONGODB_URI: own.mongoUri,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',

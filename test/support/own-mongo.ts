@@ -6,7 +6,7 @@ import {
   startEmbeddedMongo,
   waitForRedis,
 } from '@castforge/core';
-import { type TestServices, deleteKeys, testLogger } from './services';
+import { type TestServices, deleteKeys, redisOfEnv, testLogger } from './services';
 
 export interface OwnMongoServices extends TestServices {
   /** The embedded MongoDB of this test alone, which it may kill and start again. */
@@ -23,13 +23,13 @@ export interface OwnMongoServices extends TestServices {
 export async function openServicesOnOwnMongo(name: string): Promise<OwnMongoServices> {
   let embedded = await startEmbeddedMongo();
   const port = embedded.port;
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const { redisUrl, redisTarget, redisEnv } = redisOfEnv();
   const suffix = randomBytes(4).toString('hex');
   const dbName = `t_${name.replace(/[^a-z0-9]/gi, '_').slice(0, 40)}_${suffix}`;
   const prefix = `t${suffix}`;
   const logger = testLogger(name);
   const mongo = await connectMongo({ uri: embedded.uri, dbName, serverSelectionTimeoutMS: 1000, logger });
-  const redis = createRedis(redisUrl, 'command', logger);
+  const redis = createRedis(redisTarget, 'command', logger);
   await waitForRedis(redis, 5000);
   const services: OwnMongoServices = {
     mongo,
@@ -37,6 +37,8 @@ export async function openServicesOnOwnMongo(name: string): Promise<OwnMongoServ
     dbName,
     redis,
     redisUrl,
+    redisTarget,
+    redisEnv,
     prefix,
     logger,
     embedded,

@@ -3,9 +3,12 @@ import {
   type Connection,
   type Logger,
   type Redis,
+  type RedisTarget,
+  clusterNodesOf,
   connectMongo,
   createLogger,
   createRedis,
+  scanKeys,
   waitForRedis,
 } from '@castforge/core';
 
@@ -17,6 +20,10 @@ export interface TestServices {
   /** Redis, with a key prefix of this test file's own; every key under it is deleted on close. */
   redis: Redis;
   redisUrl: string;
+  /** REDIS_URL, or the Redis Cluster of REDIS_CLUSTER_NODES (the cluster lane, `npm run test:cluster`). */
+  redisTarget: RedisTarget;
+  /** The env a process of this test needs to reach the same Redis. */
+  redisEnv: Record<string, string>;
   prefix: string;
   logger: Logger;
   close(): Promise<void>;
@@ -26,18 +33,31 @@ export const testLogger = (name: string): Logger =>
   createLogger({ name, level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  // One key per call: in a cluster the keys of a pattern live in many slots.
+  const keys = await scanKeys(redis, pattern);
+  for (let i = 0; i < keys.length; i += 500)
+    await Promise.all(keys.slice(i, i + 500).map((k) => redis.unlink(k)));
+}
+
+/** The Redis of this run: REDIS_URL, or the cluster of REDIS_CLUSTER_NODES (the cluster lane). */
+export function redisOfEnv(): {
+  redisUrl: string;
+  redisTarget: RedisTarget;
+  redisEnv: Record<string, string>;
+} {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const clusterNodes = clusterNodesOf(process.env.REDIS_CLUSTER_NODES);
+  return {
+    redisUrl,
+    redisTarget: { url: redisUrl, clusterNodes },
+    redisEnv: { REDIS_URL: redisUrl, ...(clusterNodes && { REDIS_CLUSTER_NODES: clusterNodes.join(',') }) },
+  };
 }
 
 /** Connects to the real Redis and the run's MongoDB with names no other test file uses. */
 export async function openServices(name: string): Promise<TestServices> {
   const mongoUri = process.env.MONGODB_URI;
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const { redisUrl, redisTarget, redisEnv } = redisOfEnv();
   if (!mongoUri)
     throw new Error('MONGODB_URI is not set: run the tests through jest so global-setup starts MongoDB');
   const suffix = randomBytes(4).toString('hex');
@@ -45,7 +65,7 @@ export async function openServices(name: string): Promise<TestServices> {
   const prefix = `t${suffix}`;
   const logger = testLogger(name);
   const mongo = await connectMongo({ uri: mongoUri, dbName, serverSelectionTimeoutMS: 3000, logger });
-  const redis = createRedis(redisUrl, 'command', logger);
+  const redis = createRedis(redisTarget, 'command', logger);
   await waitForRedis(redis, 5000).catch(() => {
     throw new Error(`Redis is not answering at ${redisUrl}; start it (see CONTRIBUTING.md)`);
   });
@@ -55,6 +75,8 @@ export async function openServices(name: string): Promise<TestServices> {
     dbName,
     redis,
     redisUrl,
+    redisTarget,
+    redisEnv,
     prefix,
     logger,
     async close() {
@@ -74,29 +96,24 @@ export async function openServices(name: string): Promise<TestServices> {
 /** Every key under the prefix with its whole content as text, whatever its type. */
 export async function dumpRedis(redis: Redis, prefix: string): Promise<Map<string, string>> {
   const dump = new Map<string, string>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      const type = await redis.type(key);
-      const content =
-        type === 'string'
-          ? await redis.get(key)
-          : type === 'hash'
-            ? await redis.hgetall(key)
-            : type === 'list'
-              ? await redis.lrange(key, 0, -1)
-              : type === 'set'
-                ? await redis.smembers(key)
-                : type === 'zset'
-                  ? await redis.zrange(key, 0, -1)
-                  : type === 'stream'
-                    ? await redis.xrange(key, '-', '+')
-                    : null;
-      dump.set(key, JSON.stringify(content));
-    }
-  } while (cursor !== '0');
+  for (const key of await scanKeys(redis, `${prefix}:*`)) {
+    const type = await redis.type(key);
+    const content =
+      type === 'string'
+        ? await redis.get(key)
+        : type === 'hash'
+          ? await redis.hgetall(key)
+          : type === 'list'
+            ? await redis.lrange(key, 0, -1)
+            : type === 'set'
+              ? await redis.smembers(key)
+              : type === 'zset'
+                ? await redis.zrange(key, 0, -1)
+                : type === 'stream'
+                  ? await redis.xrange(key, '-', '+')
+                  : null;
+    dump.set(key, JSON.stringify(content));
+  }
   return dump;
 }
 

@@ -10,7 +10,7 @@ import { type TestServices, testLogger } from './services';
 /** The env a worker of this test file needs to share Redis, MongoDB and result files with its API. */
 export function workerEnv(services: TestServices, env: Record<string, string> = {}): Record<string, string> {
   return {
-    REDIS_URL: services.redisUrl,
+    ...services.redisEnv,
     REDIS_PREFIX: services.prefix,
     MONGODB_URI: `${services.mongoUri}/${services.dbName}`,
     DATA_DIR: path.join(tmpdir(), `castforge-test-${services.prefix}`),
@@ -39,8 +39,8 @@ export async function startWorker(
     ...workerEnv(services, env),
   });
   const logger = testLogger('worker');
-  const redis = createRedis(services.redisUrl, 'worker', logger);
-  const subscriber = createRedis(services.redisUrl, 'subscriber', logger);
+  const redis = createRedis(services.redisTarget, 'worker', logger);
+  const subscriber = createRedis(services.redisTarget, 'subscriber', logger);
   const registry = createRegistry('worker');
   const pool = await createWorkerPool(
     config,

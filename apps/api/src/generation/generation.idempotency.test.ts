@@ -1,4 +1,4 @@
-import { sha256Hex } from '@castforge/core';
+import { scanKeys, sha256Hex } from '@castforge/core';
 import { type ApiHarness, expectError, startApi } from '@castforge/testkit';
 import { Queue } from 'bullmq';
 import request from 'supertest';
@@ -26,18 +26,9 @@ describe('POST /generate/image/v1 with an Idempotency-Key', () => {
   /** Status records that exist for the tenant, counted by scanning this file's keys. */
   const statusRecords = async (tenant: string) => {
     let count = 0;
-    let cursor = '0';
-    do {
-      const [next, keys] = await api.services.redis.scan(
-        cursor,
-        'MATCH',
-        `${api.deps.jobs.keys.prefix}:*:job:*`,
-        'COUNT',
-        500,
-      );
-      cursor = next;
-      for (const key of keys) if ((await api.services.redis.hget(key, 'tenant')) === tenant) count++;
-    } while (cursor !== '0');
+    for (const key of await scanKeys(api.services.redis, `${api.deps.jobs.keys.prefix}:*:job:*`)) {
+      if ((await api.services.redis.hget(key, 'tenant')) === tenant) count++;
+    }
     return count;
   };
 

@@ -405,7 +405,7 @@ describe('POST /generate/image/v1, GET …/status/:job_id, POST …/cancel/:job_
         { jobId, tenantId: 'cancel-running' },
         { worker: 'test', prompt: 'x, final', seed: 5 },
       );
-      const subscriber = createRedis(api.services.redisUrl, 'subscriber', api.services.logger);
+      const subscriber = createRedis(api.services.redisTarget, 'subscriber', api.services.logger);
       const published: string[] = [];
       try {
         subscriber.on('message', (_channel: string, message: string) => published.push(message));

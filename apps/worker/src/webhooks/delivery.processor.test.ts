@@ -106,7 +106,7 @@ describe('delivering a webhook', () => {
   beforeAll(async () => {
     services = await openServices('delivery-processor');
     await createKeyStore(services.mongo).create(TENANT, 'test');
-    workerRedis = createRedis(services.redisUrl, 'worker', logger);
+    workerRedis = createRedis(services.redisTarget, 'worker', logger);
   });
   afterAll(async () => {
     workerRedis.disconnect();

@@ -46,6 +46,11 @@ export const envFlag = z
 /** Building blocks shared by the apps' config schemas. */
 export const envFields = {
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /** A Redis Cluster instead (host:port of any of its nodes, comma-separated); REDIS_URL is then unused. */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^\s*[^\s,:]+:\d+\s*(,\s*[^\s,:]+:\d+\s*)*$/, 'must be host:port[,host:port…]')
+    .optional(),
   REDIS_PREFIX: z
     .string()
     // No braces: the keys' hash tags ({bN}) must be the first braces in every key.

@@ -2,13 +2,14 @@ import { ConfigError } from '../config/env';
 import { type Logger, createLogger } from '../logging/logger';
 import { createRegistry, type Registry } from '../metrics/registry';
 import { type Connection, closeMongo, connectMongoWithRetry } from '../mongo/connection';
-import { type Redis, type RedisRole, createRedis } from '../redis/connection';
+import { type Redis, type RedisRole, clusterNodesOf, createRedis } from '../redis/connection';
 import { type Shutdown, createShutdown } from './shutdown';
 
 interface ServiceConfig {
   LOG_LEVEL: string;
   SHUTDOWN_GRACE_MS: number;
   REDIS_URL: string;
+  REDIS_CLUSTER_NODES?: string;
   MONGODB_URI?: string;
   MONGODB_SERVER_SELECTION_TIMEOUT_MS: number;
 }
@@ -40,7 +41,14 @@ export async function startService<R extends RedisRole>(
     ]);
   }
   const redis = Object.fromEntries(
-    redisRoles.map((role) => [role, createRedis(config.REDIS_URL, role, logger)]),
+    redisRoles.map((role) => [
+      role,
+      createRedis(
+        { url: config.REDIS_URL, clusterNodes: clusterNodesOf(config.REDIS_CLUSTER_NODES) },
+        role,
+        logger,
+      ),
+    ]),
   ) as Record<R, Redis>;
   shutdown.add('redis', () => Promise.all(Object.values<Redis>(redis).map((client) => client.quit())));
   const mongo = await connectMongoWithRetry(

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { type Logger } from '../logging/logger';
 
 export type { Redis };
@@ -16,7 +16,37 @@ export type RedisRole =
  * (notes/bullmq.md §2.1): HTTP-facing clients fail fast so the API answers 503 within a second,
  * while workers wait with ioredis' default reconnect back-off.
  */
-export function createRedis(url: string, role: RedisRole, logger: Logger, extra: RedisOptions = {}): Redis {
+/**
+ * Where Redis is: one server (REDIS_URL), or a Redis Cluster (REDIS_CLUSTER_NODES, `host:port,…`; any of its
+ * nodes will do, the client discovers the rest). A URL may stand alone: `createRedis(url, …)`.
+ */
+export interface RedisTarget {
+  url: string;
+  clusterNodes?: readonly string[];
+}
+
+/** Parses REDIS_CLUSTER_NODES (`host:port,host:port`) into ioredis' startup nodes. */
+export function clusterNodesOf(value: string | undefined): string[] | undefined {
+  const nodes = (value ?? '')
+    .split(',')
+    .map((node) => node.trim())
+    .filter(Boolean);
+  return nodes.length ? nodes : undefined;
+}
+
+/**
+ * A client of the role asked for. With a cluster this is an ioredis `Cluster`: every command and script of the
+ * project touches keys of one hash slot (see jobs/keys.ts), which is all a Cluster client needs to route it,
+ * so the rest of the code uses it as it uses a single server's client (hence the `Redis` type).
+ */
+export function createRedis(
+  target: string | RedisTarget,
+  role: RedisRole,
+  logger: Logger,
+  extra: RedisOptions = {},
+): Redis {
+  const { url, clusterNodes } =
+    typeof target === 'string' ? { url: target, clusterNodes: undefined } : target;
   const common: RedisOptions = {
     connectionName: `castforge-${role}`,
     connectTimeout: 2000,
@@ -29,7 +59,23 @@ export function createRedis(url: string, role: RedisRole, logger: Logger, extra:
     // No ready check: its INFO would race a SUBSCRIBE sent while connecting and be refused.
     subscriber: { maxRetriesPerRequest: null, enableReadyCheck: false },
   };
-  const client = new Redis(url, { ...common, ...byRole[role], ...extra });
+  const options = { ...common, ...byRole[role], ...extra };
+  const client = clusterNodes?.length
+    ? (new Cluster(
+        clusterNodes.map((node) => {
+          const [host, port] = node.split(':');
+          return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
+        }),
+        {
+          redisOptions: options,
+          // A moved slot (failover, resharding) is followed; the command is retried meanwhile.
+          enableOfflineQueue: options.enableOfflineQueue ?? true,
+          ...(role === 'command' ? {} : { maxRedirections: 64, retryDelayOnFailover: 200 }),
+          clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000),
+          ...(options.enableReadyCheck === false && { enableReadyCheck: false }),
+        },
+      ) as unknown as Redis)
+    : new Redis(url, options);
   // ioredis emits an error per failed reconnect attempt; one line per outage is enough.
   let down = false;
   let everReady = false;
@@ -44,6 +90,24 @@ export function createRedis(url: string, role: RedisRole, logger: Logger, extra:
   });
   return client;
 }
+
+/** Every key matching `pattern`, on every master of a cluster or on the one server. */
+export async function scanKeys(client: Redis, pattern: string, count = 1000): Promise<string[]> {
+  const nodes = isCluster(client) ? (client as unknown as Cluster).nodes('master') : [client];
+  const found: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+  }
+  return found;
+}
+
+export const isCluster = (client: Redis): boolean =>
+  (client as unknown as { isCluster?: boolean }).isCluster === true;
 
 /** Waits until the client is ready, or rejects after `timeoutMs`. */
 export async function waitForRedis(client: Redis, timeoutMs: number): Promise<void> {
