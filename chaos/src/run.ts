@@ -1,17 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLogger, createRedis, waitForRedis } from '@castforge/core';
 import { type FaultLog, runFaults } from './faults/fault-schedule';
 import { type FuzzReport, runFuzz } from './fuzz/fuzz-run';
 import { runLoad } from './load/driver';
 import { type Ledger, createLedger } from './load/ledger';
 import { type RunSettings } from './options';
-import { type RedisAudit, auditRedis } from './redis-audit';
-import { seededRandom, sleep } from './support/time';
-import { type Verdict, checkInvariants, deliveriesByJob, jobsOwingAnEvent } from './verify/invariants';
-import { type ReadBack, deliveryLogs, queueGauge, readBack } from './verify/read-back';
-import { type World, startWorld } from './world/world';
+import { type RedisAudit } from './redis-audit';
+import { seededRandom } from './support/time';
+import { type Verdict } from './verify/invariants';
+import { drain } from './verify/drain';
+import { type ReadBack } from './verify/read-back';
+import { verifyWorld } from './verify/verify-world';
+import { startWorld } from './world/world';
 
 export const LOAD_TENANTS = ['alpha', 'beta'];
 export const FUZZ_TENANTS = ['fuzz', 'fuzz-other'];
@@ -138,31 +139,7 @@ export async function runChaos(settings: RunSettings, step: (line: string) => vo
       `drain ${drainedCleanly ? 'done' : `stopped after ${settings.drainSeconds} s with work left`}; reading back`,
     );
 
-    const back = await readBack(world, ledger);
-    const admin = createRedis(world.redis.url, 'worker', createLogger({ name: 'chaos', level: 'silent' }));
-    await waitForRedis(admin, 5000);
-    const audit = await auditRedis(admin, world.prefix);
-    admin.disconnect();
-    const delivered = deliveriesByJob(world.receiver.deliveries);
-    const undelivered = jobsOwingAnEvent({ ledger, readBack: back }).filter(
-      (job) => !delivered.get(job.jobId)?.some((d) => d.answered < 300),
-    );
-    const logs = await deliveryLogs(world, undelivered);
-    const crashes = [...world.apis, ...world.workers].flatMap((p) => p.crashes.map((c) => `${p.name}: ${c}`));
-    const verdicts = checkInvariants({
-      ledger,
-      readBack: back,
-      deliveries: world.receiver.deliveries,
-      audit,
-      gpuCalls: world.gpuCalls(),
-      callsByJob: world.callsByJob(),
-      kills: faults.kills,
-      redisRestarts: faults.redisRestarts.length,
-      workers: world.workers.length,
-      slotsPerWorker: world.slotsPerWorker,
-      crashes,
-      deliveryLogs: logs,
-    });
+    const { back, audit, verdicts } = await verifyWorld(world, ledger, faults);
     phase('verify');
     ok = verdicts.every((v) => v.pass) && (fuzz === null || (fuzz as FuzzReport).findings.length === 0);
     return {
@@ -211,43 +188,4 @@ function recordFuzzCreation(ledger: Ledger, c: { jobId?: string; campaignId?: st
       jobCount: c.jobCount ?? 0,
       callback: null,
     });
-}
-
-/**
- * Waits, faults off, until no job is live (queue_jobs on /metrics), no webhook delivery is waiting,
- * and the receiver has been quiet for a second, or the deadline passes. True when it drained.
- */
-async function drain(
-  world: World,
-  ms: number,
-  alsoWaitFor: Promise<unknown>,
-  step: (line: string) => void,
-): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  let fuzzDone = false;
-  void alsoWaitFor.finally(() => (fuzzDone = true));
-  let lastReport = 0;
-  while (Date.now() < deadline) {
-    const gauge = await queueGauge(world).catch(() => null);
-    const live = gauge
-      ? [
-          'generate.queued',
-          'generate.pending',
-          'generate.processing',
-          'webhooks.waiting',
-          'webhooks.active',
-          'webhooks.delayed',
-        ].reduce((n, k) => n + (gauge[k] ?? 0), 0)
-      : -1;
-    const lastDelivery = world.receiver.deliveries.at(-1)?.at ?? 0;
-    if (live === 0 && fuzzDone && Date.now() - lastDelivery > 1000) return true;
-    if (Date.now() - lastReport > 10_000) {
-      lastReport = Date.now();
-      step(
-        `draining: ${gauge ? `generate queued ${gauge['generate.queued']}, processing ${gauge['generate.processing']}, pending ${gauge['generate.pending']}; webhooks waiting ${gauge['webhooks.waiting']}, active ${gauge['webhooks.active']}, delayed ${gauge['webhooks.delayed']}` : '/metrics unreadable'}${fuzzDone ? '' : '; fuzzing'}`,
-      );
-    }
-    await sleep(500);
-  }
-  return false;
 }
