@@ -99,7 +99,7 @@ export const hostileSegment: fc.Arbitrary<string> = fc.oneof(
   fc.integer({ min: 300, max: 9000 }).map((n) => 'a'.repeat(n)),
 );
 
-/** Header values, including bytes Node's own client refuses to send (raw-http writes them as latin1). */
+/** Header values, including bytes Node's own client refuses to send (raw-http writes them as they are). */
 export const oddHeaderValue: fc.Arbitrary<string> = fc.oneof(
   fc.string({ unit: 'grapheme-ascii', maxLength: 60 }),
   fc.constantFrom('', ' ', '\t', 'é', 'Ω', '\x01', '\x7f', 'a\x00b', '"', 'null', '*', 'W/"1"', '"1"', '1'),

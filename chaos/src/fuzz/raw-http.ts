@@ -4,7 +4,7 @@ export interface RawRequest {
   method: string;
   /** Path and query exactly as sent (already percent-encoded where the fuzzer wants it). */
   target: string;
-  /** Header lines sent as given, bytes included that Node's own client would refuse (latin1). */
+  /** Header lines sent as given (UTF-8), control bytes included, which Node's own client would refuse. */
   headers: [string, string][];
   body?: Buffer;
 }
@@ -55,7 +55,8 @@ export function rawRequest(
         '',
         '',
       ].join('\r\n');
-      socket.write(Buffer.from(head, 'latin1'));
+      // UTF-8, as clients send non-ASCII header values (obs-text to the parser); control bytes stay raw.
+      socket.write(Buffer.from(head, 'utf8'));
       if (req.body) socket.write(req.body);
     });
   });
