@@ -67,8 +67,8 @@ export function settle(options: ChaosOptions): RunSettings {
   return {
     quick: q,
     seed: options.seed ?? Math.floor(Math.random() * 2 ** 31),
-    loadSeconds: options.loadSeconds ?? (q ? 24 : 140),
-    drainSeconds: options.drainSeconds ?? (q ? 20 : 90),
+    loadSeconds: options.loadSeconds ?? (q ? 22 : 140),
+    drainSeconds: options.drainSeconds ?? (q ? 18 : 90),
     workers: options.workers ?? (q ? 3 : 4),
     apis: options.apis ?? (q ? 1 : 2),
     endpointsPerWorker: options.endpointsPerWorker ?? 4,

@@ -79,8 +79,8 @@ export async function runChaos(settings: RunSettings, step: (line: string) => vo
       `load for ${settings.loadSeconds} s: ~${settings.singleJobs} single jobs, ${2 * settings.campaignsPerTenant} campaigns of ~${settings.campaignJobs}; faults on`,
     );
     // The fuzz starts when the faults are over (outages would make 503s and hangs of their own) and may
-    // run until the drain's deadline.
-    const fuzzDeadline = started + loadMs + settings.drainSeconds * 1000;
+    // run until the drain's deadline (30 s more in the default run, so a busy machine still sends 10,000).
+    const fuzzDeadline = started + loadMs + settings.drainSeconds * 1000 + (settings.quick ? 0 : 30_000);
     let fuzz: FuzzReport | null = null;
     let fuzzing: Promise<unknown> = Promise.resolve();
     const [, faults] = await Promise.all([
