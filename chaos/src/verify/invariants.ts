@@ -230,12 +230,13 @@ export function checkInvariants(e: Evidence): Verdict[] {
         const log = e.deliveryLogs.get(job.jobId);
         const reason = got.length ? 'failing' : log === undefined || log.length ? 'pending' : 'lost';
         why[reason] += 1;
+        const record = `record ${log?.join('/') || 'not read'}`;
         const said =
           reason === 'lost'
             ? 'no delivery record: the event was never queued'
             : reason === 'pending'
-              ? `record ${log?.join('/') ?? 'not read'}, never attempted`
-              : `${got.length} attempts refused`;
+              ? `${record}, never attempted`
+              : `${got.length} attempt(s) answered 500 and no retry came (${record})`;
         problems.push(`${job.jobId} (${job.status}) not delivered: ${said}`);
       }
       if (ids.size > 1) problems.push(`${job.jobId}: ${ids.size} webhook-ids`);

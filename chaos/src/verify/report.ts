@@ -80,7 +80,7 @@ export function printReport(r: ChaosResult): void {
     const verdict = z.findings.length ? 'FAIL' : 'PASS';
     const cut = z.requests < z.planned ? ` (of ${count(z.planned)} planned: the time budget ran out)` : '';
     print(
-      `  ${verdict}  fuzz: ${count(z.requests)} requests${cut} over ${z.routes} operations of /openapi.json in ${seconds(z.ms)}: ${fmt(z.byStatus)}; created ${z.created.jobs} jobs and ${z.created.campaigns} campaigns (cancelled)`,
+      `  ${verdict}  fuzz: ${count(z.requests)} requests${cut} over ${z.routes} operations of /openapi.json in ${seconds(z.ms)}: ${fmt(z.byStatus)}; created ${z.created.jobs} jobs and ${z.created.campaigns} campaigns (cancelled); ${z.resets} resets while sending a large body to a route that reads none`,
     );
     for (const finding of z.findings.slice(0, 25)) {
       print(`          ${finding.count}× ${finding.what}`);
