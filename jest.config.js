@@ -26,6 +26,7 @@ module.exports = {
     project('api', ['apps/api/src']),
     project('worker', ['apps/worker/src']),
     project('cli', ['apps/cli/src']),
+    project('stack', ['apps/stack/src']),
     project('stories', ['test']),
   ],
   globalSetup: path.join(__dirname, 'test/support/global-setup.ts'),

@@ -3,6 +3,7 @@ import { z } from 'zod';
 
 export const StackConfig = z.object({
   REDIS_URL: envFields.REDIS_URL,
+  REDIS_PREFIX: envFields.REDIS_PREFIX,
   MONGODB_URI: envFields.MONGODB_URI,
   LOG_LEVEL: envFields.LOG_LEVEL,
   PORT: z.coerce.number().int().min(1).max(65535).default(8080),

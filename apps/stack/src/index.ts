@@ -1,11 +1,13 @@
 import { type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { type EmbeddedMongo, startEmbeddedMongo } from '@castforge/core';
 import { loadConfig } from './config';
 import { demoKey } from './dev-key';
 import { type AppProcess, startApp, stopProcess } from './processes';
 import { ensureRedis } from './redis-server';
+import { writeStackFile } from './stack-file';
+import { type Supervised, supervise } from './supervisor';
 
 const say = (line: string) => process.stdout.write(`[stack] ${line}\n`);
 
@@ -16,15 +18,25 @@ async function main() {
   const format = config.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
   const owned: ChildProcess[] = [];
   const apps: AppProcess[] = [];
+  // Set once the worker starts; read by the exit handlers, which may run before that.
+  const running: { worker?: Supervised } = {};
   let mongo: EmbeddedMongo | undefined;
   // Last resort if the launcher itself dies: no child may be left behind.
-  process.once('exit', () => owned.forEach((child) => child.exitCode === null && child.kill('SIGKILL')));
+  process.once('exit', () => {
+    const children = [
+      ...owned,
+      ...apps.map((a) => a.child),
+      ...(running.worker ? [running.worker.current().child] : []),
+    ];
+    children.forEach((child) => child.exitCode === null && child.kill('SIGKILL'));
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = (code: number) => {
     stopping ??= (async () => {
       say('stopping…');
       for (const app of apps) await stopProcess(app.child, 20_000);
+      await running.worker?.stop((app) => stopProcess(app.child, 20_000));
       if (mongo) await mongo.stop();
       for (const child of owned) await stopProcess(child, 5_000);
       rmSync(path.join(config.DATA_DIR, 'stack.json'), { force: true });
@@ -63,16 +75,15 @@ async function main() {
     say(`API key for tenant "${demo.tenant}": ${demo.key}  (also in ${path.relative('.', demo.file)})`);
   }
 
-  mkdirSync(config.DATA_DIR, { recursive: true });
   const apiUrl = `http://localhost:${config.PORT}`;
-  writeFileSync(
-    path.join(config.DATA_DIR, 'stack.json'),
-    JSON.stringify(
-      { mongodb_uri: mongoUri, redis_url: config.REDIS_URL, api_url: apiUrl, pid: process.pid },
-      null,
-      2,
-    ),
-  );
+  writeStackFile(config.DATA_DIR, {
+    mongodb_uri: mongoUri,
+    redis_url: config.REDIS_URL,
+    redis_prefix: config.REDIS_PREFIX,
+    data_dir: path.resolve(config.DATA_DIR),
+    api_url: apiUrl,
+    pid: process.pid,
+  });
 
   const env = {
     ...process.env,
@@ -83,14 +94,18 @@ async function main() {
   };
   const root = path.resolve(__dirname, '../../..');
   apps.push(startApp('api', path.join(root, 'apps/api/dist/index.js'), env, format));
-  apps.push(startApp('worker', path.join(root, 'apps/worker/dist/index.js'), env, format));
-  say(`API on ${apiUrl} — Ctrl-C stops everything`);
+  running.worker = supervise(
+    () => startApp('worker', path.join(root, 'apps/worker/dist/index.js'), env, format),
+    say,
+  );
+  say(`API on ${apiUrl} — Ctrl-C stops everything; \`npm run worker\` adds a worker`);
 
-  // A crashed app takes the stack down with a non-zero code rather than leaving half of it running.
-  const first = await Promise.race(apps.map(async (app) => ({ app, code: await app.exited })));
+  // A worker that dies is started again (supervise); the API dying stops the whole stack with its code,
+  // since without it nothing can reach the workers and the crash is what the developer needs to see.
+  const code = await apps[0]!.exited;
   if (!stopping) {
-    say(`${first.app.name} exited with code ${first.code}; stopping the rest`);
-    await stop(first.code || 1);
+    say(`api exited with code ${code}; stopping the rest`);
+    await stop(code || 1);
   }
 }
 

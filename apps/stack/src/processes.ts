@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import pretty from 'pino-pretty';
 
@@ -27,8 +28,9 @@ export function startApp(
     child.stdout.pipe(process.stdout);
   }
   createInterface({ input: child.stderr }).on('line', (line) => process.stderr.write(`[${name}] ${line}\n`));
+  // A signal reads as the shell shows it: 128 + its number (137 for SIGKILL).
   const exited = new Promise<number>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))),
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + constants.signals[signal] : 1))),
   );
   return { name, child, exited };
 }
