@@ -3,38 +3,34 @@ import { type Redis } from 'ioredis';
 /**
  * EVERY piece of knowledge the chaos run has about castforge's Redis key layout is in this file, and
  * nowhere else: the invariants that the public API cannot show (in-flight counters, which keys may live
- * without a TTL) read Redis through here. When the key layout changes (issue #8: hash tags for Redis
- * Cluster, Lua scripts taking every key from keys.ts), this is the one file to update.
+ * without a TTL) read Redis through here. When the key layout changes, this is the one file to update.
  *
- * Layout read here (today's packages/core/src/jobs/keys.ts, prefix P = REDIS_PREFIX):
- *   counters   P:inflight (hash tenant → jobs not terminal), P:stats (hash queued/processing/pending)
- *   permanent  the singletons and per-lane / per-queue keys of PERMANENT below
- *   scheduled  a campaign's live state (P:camp:<id>, P:camp:<id>:*, its P:jx:<bucket> references), kept
- *              without a TTL until the sweeper forgets it: allowed only once the campaign is in
- *              P:camp:forget (sorted set), i.e. finalized
+ * Layout read here (packages/core/src/jobs/keys.ts, prefix P = REDIS_PREFIX): every tenant's keys live in its
+ * bucket, under `P:{bN}:` (one Redis Cluster hash slot per bucket); the webhook deliveries under `P:{wh}:`.
+ *   counters   P:{bN}:inflight (hash tenant → jobs not terminal; a tenant's field goes at zero),
+ *              P:{bN}:stats (hash queued/processing/pending) — summed over the buckets
+ *   permanent  the per-bucket and deployment singletons of PERMANENT below: bounded by the number of
+ *              buckets, never by tenants, lanes or jobs (an idle lane's keys are removed)
+ *   scheduled  a campaign's live state (P:{bN}:camp:<id> and its :st:*, :profiles, :scenes), kept without a
+ *              TTL until the forget sweep: allowed only once the campaign is done (its score in
+ *              P:{bN}:campaigns is the time it will be forgotten)
  *   anything else must carry a TTL.
  */
 
 /** Keys that may live forever, by name relative to the prefix. Each is a pattern and a reason. */
-export const PERMANENT: readonly { name: string; pattern: RegExp; why: string; perTenant?: boolean }[] = [
-  { name: 'stats', pattern: /^stats$/, why: 'deployment-wide job counters by state (for /metrics)' },
-  { name: 'stats:durations', pattern: /^stats:durations$/, why: 'recent inference timings (a capped list)' },
-  { name: 'inflight', pattern: /^inflight$/, why: 'jobs in flight per tenant (a field per tenant)' },
-  { name: 'lanes', pattern: /^lanes$/, why: 'every lane that ever had a job (a member per lane)' },
+export const PERMANENT: readonly { name: string; pattern: RegExp; why: string }[] = [
+  { name: '{b}:stats', pattern: /^\{b\d+\}:stats$/, why: 'job counters by state per bucket (for /metrics)' },
+  { name: '{b}:durations', pattern: /^\{b\d+\}:durations$/, why: 'recent inference timings (capped list)' },
+  { name: '{b}:outbox', pattern: /^\{b\d+\}:outbox$/, why: 'the outbox stream and its consumer group' },
+  { name: '{b}:results', pattern: /^\{b\d+\}:results$/, why: 'stored results by expiry, for the sweeper' },
+  { name: '{b}:campaigns', pattern: /^\{b\d+\}:campaigns$/, why: 'live campaigns (entries leave at forget)' },
+  { name: '{b}:ready', pattern: /^\{b\d+\}:ready$/, why: 'lanes holding work (a lane leaves once empty)' },
+  { name: 'campseq', pattern: /^campseq$/, why: 'campaign numbers (a counter)' },
   { name: 'workers', pattern: /^workers$/, why: 'live workers (entries refreshed by heartbeat)' },
-  { name: 'results', pattern: /^results$/, why: 'stored results by expiry, for the sweeper' },
-  { name: 'camp:forget', pattern: /^camp:forget$/, why: 'ended campaigns waiting to be forgotten' },
   {
-    name: 'lane:<lane>',
-    pattern: /^lane:gen\.[^:]+$/,
-    why: 'a lane’s sequence counter; outlives its jobs',
-    perTenant: true,
-  },
-  {
-    name: 'q:<queue>:meta|id|events|pc',
-    pattern: /^q:[^:]+:(meta|id|events|pc)$/,
-    why: 'BullMQ’s own per-queue bookkeeping; one queue per lane',
-    perTenant: true,
+    name: '{wh}:webhooks:meta|id|events|stalled',
+    pattern: /^\{wh\}:webhooks:(meta|id|events|stalled|marker|pc)$/,
+    why: 'BullMQ’s own bookkeeping of the one webhook queue',
   },
 ];
 
@@ -63,35 +59,48 @@ export interface RedisAudit {
 
 /** What this module reads, printed with the figures so a reader knows what "Redis says" means. */
 export const AUDIT_SOURCES = [
-  'HGETALL <P>:inflight (per-tenant jobs in flight)',
-  'HGETALL <P>:stats (queued / processing / pending across the deployment)',
-  'SCAN <P>:* with TYPE and TTL of every key',
-  'ZRANGE <P>:camp:forget, HVALS <P>:jx:<bucket> (which campaigns’ live state is scheduled to be forgotten)',
+  'HGETALL <P>:{bN}:inflight per bucket (per-tenant jobs in flight), summed',
+  'HGETALL <P>:{bN}:stats per bucket (queued / processing / pending), summed',
+  'SCAN <P>:* on every master, with TYPE and TTL of every key',
+  'ZRANGE <P>:{bN}:campaigns WITHSCORES (which campaigns are done and scheduled to be forgotten)',
   'INFO memory (used_memory)',
 ];
 
-/** A key's class for the report: its first segment, or for BullMQ's keys `q:*:<suffix>` (`q:*:<job>` for job hashes). */
+/** A key's class for the report: what it is, with ids and bucket numbers left out. */
 function classOf(name: string): string {
-  if (!name.startsWith('q:')) return name.split(':')[0]!;
-  const rest = name.split(':').slice(2);
-  if (/^(job|dlv)_[0-9a-f]{16}(-r\d+)?$/.test(rest[0] ?? ''))
-    return rest.length > 1 ? `q:*:<job>:${rest.slice(1).join(':')}` : 'q:*:<job>';
-  return `q:*:${rest.join(':')}`;
+  return name
+    .replace(/^\{b\d+\}/, '{b}')
+    .replace(/(job|dlv|camp)_[0-9a-f]{16}(-r\d+)?/g, '<$1>')
+    .replace(/gen\.[a-z0-9_-]+(\.hi|\.camp)?/g, '<lane>')
+    .replace(/:usage:[^:]+:\d{4}-\d{2}$/, ':usage:<tenant>:<month>')
+    .replace(/:idem:[^:]+:[0-9a-f]+$/, ':idem:<key>');
 }
 
 const numbers = (hash: Record<string, string>) =>
   Object.fromEntries(Object.entries(hash).map(([k, v]) => [k, Number(v)]));
 
+const sum = (hashes: Record<string, string>[]) => {
+  const total: Record<string, number> = {};
+  for (const hash of hashes) {
+    for (const [k, v] of Object.entries(numbers(hash))) total[k] = (total[k] ?? 0) + v;
+  }
+  return total;
+};
+
 /** Reads the counters and classifies every key under `prefix`. Run it on a quiet deployment (after the drain). */
-export async function auditRedis(redis: Redis, prefix: string): Promise<RedisAudit> {
+export async function auditRedis(redis: Redis, prefix: string, buckets = 16): Promise<RedisAudit> {
   const P = `${prefix}:`;
-  const [inflight, stats, forget, info] = await Promise.all([
-    redis.hgetall(`${P}inflight`),
-    redis.hgetall(`${P}stats`),
-    redis.zrange(`${P}camp:forget`, 0, -1),
+  const tags = Array.from({ length: buckets }, (_, b) => `${P}{b${b}}`);
+  const [inflight, stats, campaigns, info] = await Promise.all([
+    Promise.all(tags.map((t) => redis.hgetall(`${t}:inflight`))),
+    Promise.all(tags.map((t) => redis.hgetall(`${t}:stats`))),
+    Promise.all(tags.map((t) => redis.zrange(`${t}:campaigns`, 0, -1, 'WITHSCORES'))),
     redis.info('memory'),
   ]);
-  const finalized = new Set(forget);
+  // A campaign is done once its score (the time it will be forgotten) is set.
+  const finalized = new Set<string>();
+  for (const list of campaigns)
+    for (let i = 0; i + 1 < list.length; i += 2) if (Number(list[i + 1]) > 0) finalized.add(list[i]!);
   const keys: KeyAudit = {
     total: 0,
     withTtl: 0,
@@ -106,52 +115,45 @@ export async function auditRedis(redis: Redis, prefix: string): Promise<RedisAud
     if (keys.unexpected.length < 20) keys.unexpected.push(`${key} (${type})`);
   };
 
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${P}*`, 'COUNT', 1000);
-    cursor = next;
-    if (!batch.length) continue;
-    const pipeline = redis.pipeline();
-    for (const key of batch) pipeline.pttl(key).type(key);
-    const replies = (await pipeline.exec()) ?? [];
-    for (let i = 0; i < batch.length; i++) {
-      const key = batch[i]!;
-      const name = key.slice(P.length);
-      const ttl = Number(replies[i * 2]?.[1] ?? -2);
-      const type = (replies[i * 2 + 1]?.[1] as string | undefined) ?? 'none';
-      if (ttl === -2) continue; // expired between SCAN and PTTL
-      keys.total += 1;
-      const cls = classOf(name);
-      keys.byClass[cls] = (keys.byClass[cls] ?? 0) + 1;
-      if (ttl >= 0) {
-        keys.withTtl += 1;
-        continue;
+  // A cluster's keys are on its masters; one server is its own only "master".
+  const nodes = (redis as unknown as { isCluster?: boolean }).isCluster
+    ? (redis as unknown as { nodes(role: string): Redis[] }).nodes('master')
+    : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', `${P}*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of batch) {
+        const [ttl, type] = await Promise.all([node.pttl(key), node.type(key)]);
+        if (ttl === -2) continue; // expired between SCAN and PTTL
+        const name = key.slice(P.length);
+        keys.total += 1;
+        const cls = classOf(name);
+        keys.byClass[cls] = (keys.byClass[cls] ?? 0) + 1;
+        if (ttl >= 0) {
+          keys.withTtl += 1;
+          continue;
+        }
+        const permanent = PERMANENT.find((p) => p.pattern.test(name));
+        if (permanent) {
+          keys.permanent[permanent.name] = (keys.permanent[permanent.name] ?? 0) + 1;
+          continue;
+        }
+        const campaign = /^\{b\d+\}:camp:(camp_[0-9a-f]{16})(:.*)?$/.exec(name);
+        if (campaign) {
+          if (finalized.has(campaign[1]!)) keys.scheduled += 1;
+          else flag(key, type);
+          continue;
+        }
+        flag(key, type);
       }
-      const permanent = PERMANENT.find((p) => p.pattern.test(name));
-      if (permanent) {
-        keys.permanent[permanent.name] = (keys.permanent[permanent.name] ?? 0) + 1;
-        continue;
-      }
-      const campaign = /^camp:(camp_[0-9a-f]{16})(:.*)?$/.exec(name);
-      if (campaign && !name.endsWith(':enqueue-lock')) {
-        if (finalized.has(campaign[1]!)) keys.scheduled += 1;
-        else flag(key, type);
-        continue;
-      }
-      if (/^jx:[0-9a-f]{3}$/.test(name)) {
-        // A bucket of waiting campaign jobs' references: each names "<campaign_id>:<index>".
-        const owners = new Set((await redis.hvals(key)).map((ref) => ref.split(':')[0]!));
-        if ([...owners].every((id) => finalized.has(id))) keys.scheduled += 1;
-        else flag(key, type);
-        continue;
-      }
-      flag(key, type);
-    }
-  } while (cursor !== '0');
+    } while (cursor !== '0');
+  }
 
   return {
-    inflight: numbers(inflight),
-    stats: numbers(stats),
+    inflight: sum(inflight),
+    stats: sum(stats),
     keys,
     usedMemoryBytes: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0),
   };

@@ -5,6 +5,7 @@ import { type Express } from 'express';
 import { type AppDeps, createApp } from './app';
 import { type ApiConfig } from './config';
 import { buildApiDeps } from './deps';
+import { answerClientErrors } from './http/client-error';
 
 export interface EmbeddedApi {
   deps: AppDeps;
@@ -31,6 +32,7 @@ export async function startEmbeddedApi(
   const server = await new Promise<Server>((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
+  answerClientErrors(server);
   const issued = new Map<string, string>();
   return {
     deps,

@@ -3,6 +3,7 @@ import { type Server } from 'node:http';
 import { createApp } from './app';
 import { loadConfig } from './config';
 import { buildApiDeps } from './deps';
+import { answerClientErrors } from './http/client-error';
 
 function closeServer(server: Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
@@ -41,5 +42,6 @@ runMain('api', async () => {
   const server = app.listen(config.PORT, () => {
     logger.info({ port: config.PORT, url: config.PUBLIC_BASE_URL }, 'api listening');
   });
+  answerClientErrors(server);
   shutdown.add('http', () => closeServer(server, config.SHUTDOWN_GRACE_MS));
 });

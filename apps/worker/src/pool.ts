@@ -225,8 +225,11 @@ export async function createWorkerPool(
       prefix: keys.webhooks.bullPrefix,
       autorun: false,
       concurrency: config.WEBHOOK_CONCURRENCY,
-      // Deliveries are short HTTP calls: a lost worker's deliveries come back quickly.
-      lockDuration: Math.max(30_000, config.WEBHOOK_TIMEOUT_MS * 3),
+      // A killed worker's deliveries come back as fast as its jobs do (the lock is renewed while an attempt
+      // runs), and a stalled delivery is attempted again rather than given up: at least once (SPEC §6).
+      lockDuration: config.WORKER_LOCK_DURATION_MS,
+      stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: 1000,
       removeOnComplete: { count: 0 },
       removeOnFail: { count: 0 },
       settings: {

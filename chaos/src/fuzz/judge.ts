@@ -10,7 +10,9 @@ const SLOW_MS = 5000;
  * Node's HTTP parser gave before the app saw the request, an error not in the SPEC §8 shape, a slow answer.
  */
 export function judge(req: FuzzRequest, res: RawResponse): { text: string; anyRoute?: boolean } | null {
-  if (res.status >= 500)
+  // 501 NOT_IMPLEMENTED is the contract's answer for an operation the deployment does not run (SPEC §3b).
+  const notImplemented = res.status === 501 && /"error_code":"NOT_IMPLEMENTED"/.test(res.body);
+  if (res.status >= 500 && !notImplemented)
     return { text: `${res.status} ${/"error_code":"(\w+)"/.exec(res.body)?.[1] ?? '(no error_code)'}` };
   if (res.status < 300 && req.key === 'other' && req.ownIdInPath)
     return { text: `another tenant's key got ${res.status}` };
