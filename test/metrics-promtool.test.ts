@@ -35,7 +35,9 @@ describe('GET /metrics of the API and of the worker', () => {
     for (const text of [metrics.api, metrics.worker]) {
       const names = types(text).map((t) => t.name);
       expect(names).toEqual(expect.arrayContaining(['nodejs_active_handles', 'nodejs_active_requests']));
-      expect(names.filter((name) => name.startsWith('nodejs_active_') && name.endsWith('_total'))).toEqual([]);
+      expect(names.filter((name) => name.startsWith('nodejs_active_') && name.endsWith('_total'))).toEqual(
+        [],
+      );
     }
   });
 
