@@ -28,7 +28,7 @@ import { jsonBody } from './http/json-body';
 import { httpMetrics } from './http/metrics';
 import { echoRequestId, requestIdFor } from './http/request-context';
 import { type Idempotency } from './idempotency/idempotency';
-import { rateLimit } from './limits/rate-limit';
+import { createRateLimits } from './limits/rate-limit';
 import { type JobMetrics } from './ops/job-metrics';
 import { opsRouter } from './ops/ops.routes';
 import { profilesRouter } from './profiles/profiles.routes';
@@ -62,7 +62,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', false);
+  app.set('trust proxy', deps.config.TRUST_PROXY);
 
   app.use(
     pinoHttp({
@@ -84,6 +84,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(echoRequestId);
   app.use(httpMetrics(deps.registry));
 
+  const limits = createRateLimits(deps);
+  app.use(['/healthz', '/readyz', '/metrics', '/openapi.json'], limits.publicRoutes);
   const openapi = buildOpenApiDocument({ serverUrl: deps.config.PUBLIC_BASE_URL, version: '0.1.0' });
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
@@ -92,7 +94,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/results/v1', resultsRouter({ store: deps.results, secret: deps.resultSecret }));
 
   app.use(jsonBody(deps.config.MAX_BODY_BYTES));
-  const guard = compose(authenticate(deps.keys), rateLimit(deps.config.RATE_LIMIT_RPS));
+  const guard = compose(limits.authentication(authenticate(deps.keys)), limits.perKey);
   app.use('/profiles/v1', profilesRouter(deps.profiles, guard));
   app.use(
     GENERATE_IMAGE_ENDPOINT,
