@@ -13,8 +13,11 @@ import {
   redactUrl,
 } from '@castforge/core';
 import { GENERATE_IMAGE_ENDPOINT, buildOpenApiDocument } from '@castforge/schemas';
+import { type Queue } from 'bullmq';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
+import { adminAuthentication } from './admin/admin-auth';
+import { createQueueBoard } from './admin/queue-board';
 import { campaignsRouter } from './campaigns/campaigns.routes';
 import { type CampaignService } from './campaigns/campaigns.service';
 import { type ApiConfig } from './config';
@@ -55,6 +58,8 @@ export interface AppDeps {
   webhookSecrets: WebhookSecrets;
   campaigns: CampaignService;
   finalizeCampaign: CampaignFinalizer;
+  /** The queues Bull Board shows at /admin/queues, asked again as they come and go; webhooks if absent. */
+  listQueues?: () => Promise<Queue[]>;
 }
 
 /** Routes and middleware, no listening: tests mount this on port 0 against the real services. */
@@ -92,6 +97,20 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(opsRouter(deps));
   app.use('/results/v1', resultsRouter({ store: deps.results, secret: deps.resultSecret }));
+
+  if (deps.config.ADMIN_API_KEYS.length) {
+    const board = createQueueBoard({
+      basePath: '/admin/queues',
+      readOnly: deps.config.ADMIN_QUEUES_READ_ONLY,
+      listQueues: deps.listQueues ?? (() => Promise.resolve([deps.outbox.queue])),
+      logger: deps.logger,
+    });
+    app.use(
+      '/admin/queues',
+      limits.authentication(adminAuthentication(deps.config.ADMIN_API_KEYS)),
+      board.router,
+    );
+  }
 
   app.use(jsonBody(deps.config.MAX_BODY_BYTES));
   const guard = compose(limits.authentication(authenticate(deps.keys)), limits.perKey);

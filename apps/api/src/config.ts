@@ -8,6 +8,7 @@ import {
   resultStoreEnvFields,
 } from '@castforge/core';
 import { z } from 'zod';
+import { adminEnvFields } from './admin/admin.config';
 import { rateLimitEnvFields } from './limits/rate-limit.config';
 
 export const ApiConfig = z
@@ -25,6 +26,7 @@ export const ApiConfig = z
       .max(50 * 1024 * 1024)
       .default(1024 * 1024),
     ...rateLimitEnvFields,
+    ...adminEnvFields,
     /** Jobs queued or running per tenant before new ones get 429; 0 turns the limit off. */
     TENANT_MAX_JOBS_IN_FLIGHT: z.coerce.number().int().min(0).default(200_000),
     JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
