@@ -41,7 +41,7 @@ describe('GET /metrics of the API and of the worker', () => {
     }
   });
 
-  it('shows the job, queue, inference, webhook and HTTP metrics with samples', () => {
+  it('shows the job, queue, inference, webhook, HTTP and dependency metrics with samples', () => {
     for (const [text, name] of [
       [metrics.api, 'http_request_duration_seconds_count'],
       [metrics.api, 'jobs_submitted_total'],
@@ -52,6 +52,8 @@ describe('GET /metrics of the API and of the worker', () => {
       [metrics.worker, 'inference_duration_seconds_count'],
       [metrics.worker, 'webhook_deliveries_total'],
       [metrics.worker, 'gpu_slots'],
+      [metrics.api, 'dependency_up'],
+      [metrics.worker, 'dependency_up'],
     ] as const) {
       expect(text).toMatch(new RegExp(`^${name}\\{[^}]*\\} \\d`, 'm'));
     }

@@ -36,3 +36,4 @@ export * from './campaigns/finalize';
 export * from './jobs/campaign-state';
 export * from './lifecycle/service';
 export * from './metrics/queue-gauge';
+export * from './metrics/readiness-gauge';
