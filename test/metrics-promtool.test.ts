@@ -15,6 +15,7 @@ describe('GET /metrics of the API and of the worker', () => {
   let metrics: { api: string; worker: string };
   beforeAll(async () => {
     stack = await startOpsStack('story-promtool');
+    await stack.runJobs();
     metrics = await stack.metrics();
   }, 60_000);
   afterAll(() => stack?.close());

@@ -3,7 +3,7 @@ import { type Request, type RequestHandler, type Response } from 'express';
 import { Counter } from 'prom-client';
 import { type Decision, type Limiter, memoryLimiter, redisLimiter } from './limiter';
 import { type RateLimitEnv, type RateLimitPolicy, rateLimitPolicies } from './rate-limit.config';
-import { createAddressBlocks } from './address-blocks';
+import { createAddressBlocks, createRecentCredentials } from './address-blocks';
 
 /** The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the policy, and what is left of it. */
 function setRateLimitHeaders(res: Response, policy: RateLimitPolicy, decision: Decision) {
@@ -40,7 +40,7 @@ async function settle(handler: RequestHandler, req: Request, res: Response) {
  *   process; status reads (GET) and writes have separate budgets.
  * - `authentication(authenticate)`: wraps authentication. Requests refused 401 are counted per client
  *   address in Redis; an address past its budget is refused in memory, before its key is looked up in
- *   MongoDB, until its window ends.
+ *   MongoDB, until its window ends (except credentials that authenticated here lately).
  * - `publicRoutes`: per client address in this process's memory, for the routes without a key
  *   (health, readiness, metrics, the document): a probe or a scrape never waits on Redis.
  */
@@ -74,6 +74,7 @@ export function createRateLimits(deps: {
   const failures = shared(policies.unauthenticated);
   const publicLimiter = policies.public && memoryLimiter(policies.public);
   const blocks = createAddressBlocks();
+  const recent = createRecentCredentials();
 
   const spend = async (limiter: Limiter, key: string, res: Response, message: string) => {
     const decision = await limiter.consume(key);
@@ -108,7 +109,7 @@ export function createRateLimits(deps: {
       const address = clientAddress(req);
       const { quota, windowSeconds } = failures.policy;
       const blocked = blocks.remaining(address);
-      if (blocked) {
+      if (blocked && !recent.known(req)) {
         refused.inc({ policy: failures.policy.name });
         setRateLimitHeaders(res, failures.policy, blocked);
         const message = `more than ${quota} requests without a valid API key from this address in ${windowSeconds} s`;
@@ -121,8 +122,11 @@ export function createRateLimits(deps: {
         const decision = await failures.consume(address);
         if (decision.remaining === 0) blocks.add(address, decision);
       }
-      if (outcome.error !== undefined) next(outcome.error);
-      else if (outcome.passed) next();
+      if (outcome.error !== undefined) return next(outcome.error);
+      if (outcome.passed) {
+        recent.remember(req);
+        next();
+      }
     };
 
   const publicRoutes: RequestHandler = async (req, res, next) => {

@@ -82,4 +82,15 @@ describe('requests without a valid key, limited per client address (SPEC §1)', 
     expect(new Set(statuses)).toEqual(new Set([200]));
     expectError(await answer(await call('198.51.100.2', randomKey())), 'UNAUTHORIZED');
   });
+
+  it('lets a key that authenticated lately through a blocked address, not a key new to this process', async () => {
+    const office = '192.0.2.10';
+    const known = await api.keyFor('office-known');
+    const fresh = (await api.deps.keys.create('office-new', 'fresh')).api_key;
+    expect((await call(office, known)).status).toBe(200);
+    for (let i = 0; i < BUDGET; i++) expect((await call(office, randomKey())).status).toBe(401);
+    expect((await call(office, randomKey())).status).toBe(429);
+    expect((await call(office, known)).status).toBe(200);
+    expectError(await answer(await call(office, fresh)), 'RATE_LIMIT_EXCEEDED');
+  });
 });
