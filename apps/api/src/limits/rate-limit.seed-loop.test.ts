@@ -46,11 +46,17 @@ describe('the seed loop under the default rate limits', () => {
     fetch(`${api.baseUrl}${path}`, {
       ...init,
       headers: { 'X-API-Key': key, 'Content-Type': 'application/json' },
-    }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> }));
+    }).then(async (res) => ({
+      status: res.status,
+      left: Number(/;r=(\d+)/.exec(res.headers.get('ratelimit') ?? '')?.[1]),
+      body: (await res.json()) as Record<string, unknown>,
+    }));
 
   it('gives no 429 to a 500-request burst of writes, then 1,000 jobs polled every second', async () => {
     const statuses = new Map<number, number>();
     const seen = (status: number) => statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    /** The reads left, as each poll's RateLimit field said. */
+    const reads: number[] = [];
 
     const burst = await inParallel(ROSTER, (i) =>
       call('/generate/image/v1', { method: 'POST', body: JSON.stringify({ prompt: `roster member ${i}` }) }),
@@ -68,17 +74,16 @@ describe('the seed loop under the default rate limits', () => {
     for (let round = 0; round < rounds; round++) {
       const started = Date.now();
       const polls = await inParallel(jobIds.length, (i) => call(`/generate/image/v1/status/${jobIds[i]}`));
-      polls.forEach((res) => seen(res.status));
+      polls.forEach((res) => {
+        seen(res.status);
+        reads.push(res.left);
+      });
       // Once a second: a round that took longer starts the next at once (a slower client, never faster).
       await sleep(Math.max(0, 1000 - (Date.now() - started)));
     }
 
     expect(Object.fromEntries(statuses)).toEqual({ 202: POLLED_JOBS, 200: POLLED_JOBS * rounds });
-    // The budget was on and spent, not off: the last answer shows at least one round taken from it.
-    const last = await fetch(`${api.baseUrl}/generate/image/v1/status/${jobIds[0]}`, {
-      headers: { 'X-API-Key': key },
-    });
-    const left = Number(/;r=(\d+);/.exec(last.headers.get('ratelimit') ?? '')?.[1]);
-    expect(left).toBeLessThanOrEqual(defaults.RATE_LIMIT_READS - POLLED_JOBS);
+    // The budget was on and spent, not off: some answer saw at least a round's polls taken from it.
+    expect(Math.min(...reads)).toBeLessThanOrEqual(defaults.RATE_LIMIT_READS - POLLED_JOBS);
   }, 180_000);
 });
