@@ -21,7 +21,9 @@ export async function startApi(
     MONGODB_URI: own.mongoUri,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     API_KEY_CACHE_MS: '0',
-    RATE_LIMIT_RPS: '0',
+    // Per-key budgets off unless a test sets them; the per-address ones stay, at their defaults.
+    RATE_LIMIT_READS: '0',
+    RATE_LIMIT_WRITES: '0',
     DATA_DIR: `${tmpdir()}/castforge-test-${own.prefix}`,
     ...env,
   });

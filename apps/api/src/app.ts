@@ -19,8 +19,11 @@ import {
   buildOpenApiDocument,
   routes,
 } from '@castforge/schemas';
+import { type Queue } from 'bullmq';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
+import { adminAuthentication } from './admin/admin-auth';
+import { createQueueBoard } from './admin/queue-board';
 import { campaignsRouter } from './campaigns/campaigns.routes';
 import { type CampaignService } from './campaigns/campaigns.service';
 import { type ApiConfig } from './config';
@@ -36,7 +39,7 @@ import { jsonBody } from './http/json-body';
 import { httpMetrics } from './http/metrics';
 import { echoRequestId, requestIdFor } from './http/request-context';
 import { type Idempotency } from './idempotency/idempotency';
-import { rateLimit } from './limits/rate-limit';
+import { createRateLimits } from './limits/rate-limit';
 import { type JobMetrics } from './ops/job-metrics';
 import { opsRouter } from './ops/ops.routes';
 import { profilesRouter } from './profiles/profiles.routes';
@@ -66,6 +69,8 @@ export interface AppDeps {
   outbox: WebhookOutbox;
   webhookSecrets: WebhookSecrets;
   campaigns: CampaignService;
+  /** The queues Bull Board shows at /admin/queues, asked again as they come and go; webhooks if absent. */
+  listQueues?: () => Promise<Queue[]>;
 }
 
 /** Routes and middleware, no listening: tests mount this on port 0 against the real services. */
@@ -73,7 +78,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', false);
+  app.set('trust proxy', deps.config.TRUST_PROXY);
 
   app.use(
     pinoHttp({
@@ -95,6 +100,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(echoRequestId);
   app.use(httpMetrics(deps.registry));
 
+  const limits = createRateLimits(deps);
+  app.use(['/healthz', '/readyz', '/metrics', '/openapi.json'], limits.publicRoutes);
   const openapi = buildOpenApiDocument({ serverUrl: deps.config.PUBLIC_BASE_URL, version: '0.1.0' });
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
@@ -103,7 +110,21 @@ export function createApp(deps: AppDeps): Express {
   app.use('/results/v1', resultsRouter({ store: deps.results, secret: deps.resultSecret }));
   app.use('/console', consoleRouter());
 
-  const guard = compose(authenticate(deps.keys), rateLimit(deps.config.RATE_LIMIT_RPS));
+  if (deps.config.ADMIN_API_KEYS.length) {
+    const board = createQueueBoard({
+      basePath: '/admin/queues',
+      readOnly: deps.config.ADMIN_QUEUES_READ_ONLY,
+      listQueues: deps.listQueues ?? (() => Promise.resolve([deps.outbox.queue])),
+      logger: deps.logger,
+    });
+    app.use(
+      '/admin/queues',
+      limits.authentication(adminAuthentication(deps.config.ADMIN_API_KEYS)),
+      board.router,
+    );
+  }
+
+  const guard = compose(limits.authentication(authenticate(deps.keys)), limits.perKey);
   // Before the body parser: what these answer never depends on the body (an upload is multipart).
   app.use(
     surfaceRouter({

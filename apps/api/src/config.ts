@@ -8,6 +8,8 @@ import {
   resultStoreEnvFields,
 } from '@castforge/core';
 import { z } from 'zod';
+import { adminEnvFields } from './admin/admin.config';
+import { rateLimitEnvFields } from './limits/rate-limit.config';
 
 export const ApiConfig = z
   .object({
@@ -23,8 +25,8 @@ export const ApiConfig = z
       .min(1024)
       .max(50 * 1024 * 1024)
       .default(1024 * 1024),
-    /** Requests per second per API key; 0 turns the limit off. */
-    RATE_LIMIT_RPS: z.coerce.number().min(0).default(100),
+    ...rateLimitEnvFields,
+    ...adminEnvFields,
     /** Jobs queued or running per tenant before new ones get 429; 0 turns the limit off. */
     TENANT_MAX_JOBS_IN_FLIGHT: z.coerce.number().int().min(0).default(200_000),
     /** Most jobs (profiles × scenes × variants) one campaign may make; more is a 422. */

@@ -15,7 +15,6 @@ import {
   type ProfileList,
   type ProfilePatch,
   type WebhookDelivery,
-  type components,
   type paths,
 } from './types';
 
@@ -120,7 +119,7 @@ export function createCastforgeClient(options: ClientOptions) {
         ok<JobQueued>(
           api.POST('/generate/image/v1', {
             // The server fills in the defaulted fields (seed, priority) it is not sent.
-            body: body as components['schemas']['GenerateImageRequest'],
+            body: body,
             ...(opts.idempotencyKey && { headers: { 'Idempotency-Key': opts.idempotencyKey } }),
           }),
         ),
@@ -139,7 +138,7 @@ export function createCastforgeClient(options: ClientOptions) {
       create: (body: CampaignCreate, opts: { idempotencyKey?: string } = {}) =>
         ok<CampaignQueued>(
           api.POST('/campaigns/v1', {
-            body: body as components['schemas']['CampaignCreate'],
+            body: body,
             ...(opts.idempotencyKey && { headers: { 'Idempotency-Key': opts.idempotencyKey } }),
           }),
         ),

@@ -2,6 +2,9 @@ import { type components, type paths } from './generated/openapi';
 
 export type { components, paths };
 type Schemas = components['schemas'];
+/** Request bodies are their own components (in their input form: fields with a default are optional). */
+type Body<N extends keyof components['requestBodies']> =
+  components['requestBodies'][N]['content']['application/json'];
 
 /**
  * Request fields the server fills in with a default. Generators make a field with a `default` required in
@@ -20,16 +23,16 @@ type Defaulted =
 export type WithDefaultsOptional<T> = Omit<T, Defaulted & keyof T> & Partial<Pick<T, Defaulted & keyof T>>;
 
 export type Profile = Schemas['IdentityProfile'];
-export type ProfileCreate = Schemas['IdentityProfileCreate'];
-export type ProfilePatch = Schemas['IdentityProfilePatch'];
+export type ProfileCreate = Body<'IdentityProfileCreate'>;
+export type ProfilePatch = Body<'IdentityProfilePatch'>;
 export type ProfileList = Schemas['IdentityProfileList'];
 export type AdapterSnapshot = Schemas['AdapterSnapshot'];
-export type GenerateImageRequest = WithDefaultsOptional<Schemas['GenerateImageRequest']>;
+export type GenerateImageRequest = WithDefaultsOptional<Body<'GenerateImageRequest'>>;
 export type JobQueued = Schemas['JobQueuedResponse'];
 export type JobStatus = Schemas['JobStatusResponse'];
 export type JobStatusName = JobStatus['status'];
-export type CampaignScene = WithDefaultsOptional<Schemas['CampaignScene']>;
-export type CampaignCreate = WithDefaultsOptional<Omit<Schemas['CampaignCreate'], 'scenes'>> & {
+export type CampaignScene = WithDefaultsOptional<Body<'CampaignCreate'>['scenes'][number]>;
+export type CampaignCreate = WithDefaultsOptional<Omit<Body<'CampaignCreate'>, 'scenes'>> & {
   scenes: CampaignScene[];
 };
 export type CampaignQueued = Schemas['CampaignQueuedResponse'];

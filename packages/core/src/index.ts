@@ -41,3 +41,4 @@ export * from './lifecycle/service';
 export * from './metrics/queue-gauge';
 export * from './jobs/lane-queues';
 export * from './jobs/campaign-enqueue';
+export * from './metrics/readiness-gauge';

@@ -1,7 +1,13 @@
 import { z } from 'zod';
-import { routes } from './routes';
-
-type JsonSchema = Record<string, unknown>;
+import {
+  type JsonSchema,
+  componentUri,
+  outputComponents,
+  referencedComponents,
+  requestSchema,
+  responseSchema,
+} from './openapi-json-schema';
+import { routes as apiRoutes, webhooks as apiWebhooks } from './routes';
 
 export interface RouteResponse {
   description: string;
@@ -19,14 +25,26 @@ export interface RouteDoc {
   tag: string;
   /** Routes open to anyone: health, metrics, the document itself, signed result links. */
   public?: boolean;
+  /** False for the routes no rate limit applies to (signed result links); true otherwise. */
+  rateLimited?: boolean;
   params?: z.ZodObject;
   query?: z.ZodObject;
   headers?: { name: string; description: string; required?: boolean }[];
+  /** A named body (`.meta({ id })`) becomes a component under requestBodies. */
   body?: z.ZodType;
   /** Success responses, and error responses whose description says more than the default. */
   responses: Record<number, RouteResponse>;
-  /** Error statuses beyond those every route of its kind has (401, 503, and 4xx for bodies/params). */
+  /** Error statuses beyond those every route of its kind has (401, 429, 503, and 4xx for bodies/params). */
   errors?: number[];
+}
+
+/** An event this server POSTs to a customer's callback URL (OpenAPI 3.1 `webhooks`). */
+export interface WebhookDoc {
+  name: string;
+  summary: string;
+  body: z.ZodType;
+  /** What the receiver may answer, and what the server then does. */
+  responses: Record<string, string>;
 }
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
@@ -40,98 +58,121 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   415: 'The body is not application/json',
   422: 'Validation failed; `detail` names every bad field',
   405: 'A known path with another method; `Allow` lists the right ones',
-  429: 'A rate or concurrency limit was reached; see Retry-After',
+  429: 'A rate or concurrency limit was reached; wait Retry-After seconds',
   501: 'An operation no backend of this deployment runs',
   503: 'Redis or MongoDB is unreachable; retry shortly',
 };
 
-/**
- * A named schema becomes a reference to its component; an unnamed one is inlined, with the named
- * schemas inside it pointed at their components instead of at local `$defs`.
- */
-const toSchema = (schema: z.ZodType, uri: (id: string) => string): JsonSchema => {
-  const id = z.globalRegistry.get(schema)?.id;
-  if (id) return { $ref: uri(id) };
-  const {
-    $schema: _s,
-    $defs: _d,
-    ...rest
-  } = z.toJSONSchema(schema, {
-    target: 'draft-2020-12',
-    io: 'input',
-    unrepresentable: 'any',
-  }) as JsonSchema;
-  return JSON.parse(
-    JSON.stringify(rest).replace(/"#\/\$defs\/([^"]+)"/g, (_m, name: string) => JSON.stringify(uri(name))),
-  ) as JsonSchema;
+/** The IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers) and Retry-After, as components. */
+const RATE_LIMIT_HEADERS: Record<string, { description: string; schema: JsonSchema }> = {
+  RateLimit: {
+    description:
+      'The budget left under the policy that applied: `"reads";r=19990;t=7` (r requests left, t seconds until it refills)',
+    schema: { type: 'string' },
+  },
+  'RateLimit-Policy': {
+    description:
+      'The policy that applied: `"reads";q=20000;w=10` (q requests per w seconds, per API key or, for "unauthenticated", per client address)',
+    schema: { type: 'string' },
+  },
+  'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer' } },
 };
+const errorContent = { 'application/json': { schema: { $ref: componentUri('ErrorResponse') } } };
+const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` });
 
-function parameters(where: 'path' | 'query', object: z.ZodObject | undefined, uri: (id: string) => string) {
+function errorStatuses(route: RouteDoc): number[] {
+  const limited = route.rateLimited ?? true;
+  const errors = new Set<number>([...(route.public ? [] : [401]), ...(limited ? [429] : []), 503]);
+  if (route.body) [400, 413, 415, 422].forEach((status) => errors.add(status));
+  if (route.params) errors.add(404);
+  if (route.query) errors.add(422);
+  (route.errors ?? []).forEach((status) => errors.add(status));
+  return [...errors];
+}
+
+function responsesOf(route: RouteDoc): Record<string, unknown> {
+  const limited = route.rateLimited ?? true;
+  const responses: Record<string, unknown> = {};
+  for (const [status, response] of Object.entries(route.responses)) {
+    const headers = {
+      ...Object.fromEntries(
+        Object.entries(response.headers ?? {}).map(([name, description]) => [
+          name,
+          { description, schema: { type: 'string' } },
+        ]),
+      ),
+      ...(limited && Number(status) < 300 && { RateLimit: headerRef('RateLimit') }),
+      ...(limited && Number(status) < 300 && { 'RateLimit-Policy': headerRef('RateLimit-Policy') }),
+    };
+    responses[status] = {
+      description: response.description,
+      ...(Object.keys(headers).length && { headers }),
+      ...(response.schema && {
+        content: {
+          [response.contentType ?? 'application/json']: { schema: responseSchema(response.schema) },
+        },
+      }),
+      // An error named for its description alone still has the one error shape.
+      ...(!response.schema && Number(status) >= 400 && { content: errorContent }),
+    };
+  }
+  for (const status of errorStatuses(route)) {
+    responses[String(status)] ??= {
+      description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+      ...(status === 429 && {
+        headers: Object.fromEntries(Object.keys(RATE_LIMIT_HEADERS).map((name) => [name, headerRef(name)])),
+      }),
+      content: errorContent,
+    };
+  }
+  return responses;
+}
+
+function parameters(where: 'path' | 'query', object: z.ZodObject | undefined) {
   if (!object) return [];
   return Object.entries(object.shape).map(([name, schema]) => ({
     name,
     in: where,
     required: where === 'path' || !(schema as z.ZodType).safeParse(undefined).success,
-    schema: toSchema(schema as z.ZodType, uri),
+    schema: requestSchema(schema as z.ZodType),
   }));
 }
 
+const operationId = (method: string, path: string) =>
+  `${method}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c?: string) => (c ? c.toUpperCase() : ''))}`;
+
 /**
- * The OpenAPI 3.1 document, generated from the same zod schemas that validate requests (SPEC §10).
- * Named schemas (`.meta({ id })`) become components; everything else is inlined.
+ * The OpenAPI 3.1 document, generated from the same zod schemas that validate requests (SPEC §10), for
+ * every route of the `routes` table (or those given). Request bodies are written as clients send them
+ * (zod's input: fields with a default are optional) and responses as the server sends them (its output:
+ * such fields are always there); only the components something refers to are kept.
  */
-export function buildOpenApiDocument(options: { serverUrl: string; version: string }): JsonSchema {
-  const uri = (id: string) => `#/components/schemas/${id}`;
-  const registry = z.toJSONSchema(z.globalRegistry, {
-    target: 'draft-2020-12',
-    io: 'input',
-    uri,
-    unrepresentable: 'any',
-  });
-  const components: Record<string, JsonSchema> = {};
-  for (const [id, schema] of Object.entries(registry.schemas)) {
-    const { $schema: _s, $id: _i, ...rest } = schema as JsonSchema;
-    components[id] = rest;
-  }
+export function buildOpenApiDocument(options: {
+  serverUrl: string;
+  version: string;
+  routes?: RouteDoc[];
+  webhooks?: WebhookDoc[];
+}): JsonSchema {
+  const requestBodies: Record<string, unknown> = {};
+  const bodyOf = (schema: z.ZodType) => {
+    const body = { required: true, content: { 'application/json': { schema: requestSchema(schema) } } };
+    const id = z.globalRegistry.get(schema)?.id;
+    if (!id) return body;
+    requestBodies[id] = body;
+    return { $ref: `#/components/requestBodies/${id}` };
+  };
 
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of routes) {
-    const responses: Record<string, unknown> = {};
-    for (const [status, response] of Object.entries(route.responses)) {
-      const contentType = response.contentType ?? 'application/json';
-      responses[status] = {
-        description: response.description,
-        ...(response.headers && {
-          headers: Object.fromEntries(
-            Object.entries(response.headers).map(([name, description]) => [
-              name,
-              { description, schema: { type: 'string' } },
-            ]),
-          ),
-        }),
-        ...(response.schema && { content: { [contentType]: { schema: toSchema(response.schema, uri) } } }),
-      };
-    }
-    const errors = new Set<number>([...(route.public ? [] : [401]), 503, ...(route.errors ?? [])]);
-    if (route.body) [400, 413, 415, 422].forEach((status) => errors.add(status));
-    if (route.params) errors.add(404);
-    if (route.query) errors.add(422);
-    for (const status of errors) {
-      responses[String(status)] ??= {
-        description: ERROR_DESCRIPTIONS[status] ?? 'Error',
-        content: { 'application/json': { schema: { $ref: uri('ErrorResponse') } } },
-      };
-    }
-
+  for (const route of options.routes ?? apiRoutes) {
     paths[route.path] ??= {};
     paths[route.path]![route.method] = {
       summary: route.summary,
       tags: [route.tag],
-      operationId: `${route.method}${route.path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c?: string) => (c ? c.toUpperCase() : ''))}`,
+      operationId: operationId(route.method, route.path),
       ...(route.public && { security: [] }),
       parameters: [
-        ...parameters('path', route.params, uri),
-        ...parameters('query', route.query, uri),
+        ...parameters('path', route.params),
+        ...parameters('query', route.query),
         ...(route.headers ?? []).map((h) => ({
           name: h.name,
           in: 'header',
@@ -140,15 +181,33 @@ export function buildOpenApiDocument(options: { serverUrl: string; version: stri
           schema: { type: 'string' },
         })),
       ],
-      ...(route.body && {
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: toSchema(route.body, uri) } },
-        },
-      }),
-      responses,
+      ...(route.body && { requestBody: bodyOf(route.body) }),
+      responses: responsesOf(route),
     };
   }
+
+  const webhooks: Record<string, unknown> = {};
+  for (const hook of options.webhooks ?? apiWebhooks) {
+    webhooks[hook.name] = {
+      post: {
+        summary: hook.summary,
+        tags: ['Webhooks'],
+        operationId: `webhook${hook.name.replace(/(^|[^A-Za-z0-9]+)(.)/g, (_m, _s, c: string) => c.toUpperCase())}`,
+        security: [],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: responseSchema(hook.body) } },
+        },
+        responses: Object.fromEntries(
+          Object.entries(hook.responses).map(([status, description]) => [status, { description }]),
+        ),
+      },
+    };
+  }
+
+  const all = outputComponents();
+  const used = referencedComponents({ paths, webhooks }, all);
+  const schemas = Object.fromEntries(Object.entries(all).filter(([id]) => used.has(id)));
 
   return {
     openapi: '3.1.0',
@@ -158,13 +217,17 @@ export function buildOpenApiDocument(options: { serverUrl: string; version: stri
       description:
         'Identity-consistent image generation: profiles, generation jobs, status, results, webhooks and campaigns. ' +
         'Field for field compatible with the ImagePipeline API; extensions are marked (ext).',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     servers: [{ url: options.serverUrl }],
     security: [{ ApiKey: [] }],
+    paths,
+    webhooks,
     components: {
-      schemas: components,
+      schemas,
+      requestBodies,
+      headers: RATE_LIMIT_HEADERS,
       securitySchemes: { ApiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
     },
-    paths,
   };
 }

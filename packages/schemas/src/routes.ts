@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { type RouteDoc } from './openapi';
+import { type RouteDoc, type WebhookDoc } from './openapi';
 import {
   Campaign,
   CampaignCreate,
+  CampaignEvent,
   CampaignJobList,
   CampaignJobsQuery,
   CampaignList,
@@ -11,7 +12,7 @@ import {
 } from './campaigns';
 import { jobRoutes, surfaceRoutes } from './job-routes';
 import { Profile, ProfileCreate, ProfileList, ProfileListQuery, ProfilePatch } from './profiles';
-import { Delivery, DeliveryList, DeliveryListQuery, WebhookSecret } from './webhooks';
+import { Delivery, DeliveryList, DeliveryListQuery, JobEvent, WebhookSecret } from './webhooks';
 
 const profileParams = z.object({ profile_id: z.string().meta({ description: 'prof_ + 16 hex digits' }) });
 const etag = { ETag: 'The profile version, quoted: "3"' };
@@ -88,6 +89,7 @@ export const routes: RouteDoc[] = [
     summary: 'A result image, through its signed, expiring link (no API key)',
     tag: 'Results',
     public: true,
+    rateLimited: false,
     params: z.object({ file: z.string().meta({ description: '<job_id>.<png|jpeg|webp>' }) }),
     query: z.object({ expires: z.string(), sig: z.string() }),
     responses: {
@@ -228,5 +230,29 @@ export const routes: RouteDoc[] = [
     tag: 'Operations',
     public: true,
     responses: { 200: { description: 'OpenAPI 3.1', schema: z.record(z.string(), z.unknown()) } },
+  },
+];
+
+/** What a receiver may answer to an event (SPEC §6), and what the worker then does. */
+const receiverAnswers = {
+  '2XX': 'Delivered: any 2xx acknowledges the event',
+  '410': 'Gone: the receiver asks not to be called again; the delivery ends at once (dead)',
+  '4XX': 'Not delivered: retried on the back-off schedule until the attempts run out (then dead)',
+  '5XX': 'Not delivered: retried on the back-off schedule until the attempts run out (then dead)',
+};
+
+/** The events POSTed to callback URLs, signed per Standard Webhooks (webhook-id, -timestamp, -signature). */
+export const webhooks: WebhookDoc[] = [
+  {
+    name: 'job.ended',
+    summary: "A job ended (completed, failed or cancelled): sent to the job's callback_url",
+    body: JobEvent,
+    responses: receiverAnswers,
+  },
+  {
+    name: 'campaign.completed',
+    summary: "A campaign's last job ended (ext): sent to the campaign's callback_url",
+    body: CampaignEvent,
+    responses: receiverAnswers,
   },
 ];

@@ -43,14 +43,16 @@ function validateOpenApi(document: unknown): Promise<Validation> {
 type Operation = {
   security?: unknown[];
   parameters: { name: string; in: string; required: boolean }[];
-  requestBody?: { content: Record<string, { schema: { $ref?: string } }> };
+  requestBody?: { $ref?: string; content?: Record<string, { schema: { $ref?: string } }> };
   responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }>; headers?: object }>;
 };
+type ObjectSchema = { properties?: Record<string, unknown>; required?: string[] } & object;
 type Document = {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
   components: {
-    schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] } & object>;
+    schemas: Record<string, ObjectSchema>;
+    requestBodies: Record<string, { content: Record<string, { schema: ObjectSchema }> }>;
   };
 } & Record<string, unknown>;
 
@@ -86,10 +88,8 @@ describe('GET /openapi.json', () => {
 
   it('describes the create body with every SPEC §2 field, only name required, unknown fields refused', () => {
     const post = doc.paths['/profiles/v1']!.post!;
-    expect(post.requestBody!.content['application/json']!.schema.$ref).toBe(
-      '#/components/schemas/IdentityProfileCreate',
-    );
-    const create = doc.components.schemas.IdentityProfileCreate!;
+    expect(post.requestBody).toEqual({ $ref: '#/components/requestBodies/IdentityProfileCreate' });
+    const create = doc.components.requestBodies.IdentityProfileCreate!.content['application/json']!.schema;
     expect(Object.keys(create.properties!).sort()).toEqual(
       [
         'name',
@@ -136,6 +136,36 @@ describe('GET /openapi.json', () => {
       'message',
       'request_id',
     ]);
+  });
+
+  it('writes request fields with a default as optional: a generate call needs neither seed nor priority', () => {
+    const generate = doc.components.requestBodies.GenerateImageRequest!.content['application/json']!.schema;
+    expect(generate.required ?? []).toEqual([]);
+    expect(generate.properties).toMatchObject({ seed: { default: -1 }, priority: { default: 0 } });
+    const campaign = doc.components.requestBodies.CampaignCreate!.content['application/json']!.schema;
+    expect(campaign.required).toEqual(['name', 'profile_ids', 'scenes']);
+  });
+
+  it('answers every operation with a 4xx and a 5xx in the SPEC §8 error shape', () => {
+    const errorRef = '#/components/schemas/ErrorResponse';
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        const errors = Object.entries(operation.responses).filter(([status]) => /^[45]/.test(status));
+        const shapes = errors.map(([, r]) => r.content?.['application/json']?.schema.$ref);
+        expect({ route: `${method} ${path}`, has4xx: errors.some(([s]) => s.startsWith('4')) }).toEqual({
+          route: `${method} ${path}`,
+          has4xx: true,
+        });
+        expect(errors.some(([s]) => s.startsWith('5'))).toBe(true);
+        // /readyz answers its 503 with the readiness body, which says which dependency is down.
+        if (path !== '/readyz') expect(new Set(shapes)).toEqual(new Set([errorRef]));
+      }
+    }
+  });
+
+  it('names its license and documents the webhook events it sends', () => {
+    expect(doc.info).toMatchObject({ license: { name: 'Apache-2.0', identifier: 'Apache-2.0' } });
+    expect(Object.keys(doc.webhooks as object).sort()).toEqual(['campaign.completed', 'job.ended']);
   });
 
   it('documents the list query and the path parameters', () => {

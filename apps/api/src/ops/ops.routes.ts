@@ -1,9 +1,16 @@
-import { type Connection, type Redis, type Registry, readiness } from '@castforge/core';
+import {
+  type Connection,
+  type Redis,
+  type Registry,
+  readiness,
+  registerReadinessGauge,
+} from '@castforge/core';
 import { Router } from 'express';
 
-/** Liveness, readiness (SPEC §10) and Prometheus metrics: no API key, never cached. */
+/** Liveness, readiness (SPEC §10) and Prometheus metrics (with `dependency_up`): no API key, never cached. */
 export function opsRouter(deps: { redis: Redis; mongo: Connection; registry: Registry }): Router {
   const router = Router();
+  registerReadinessGauge(deps.registry, deps);
 
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

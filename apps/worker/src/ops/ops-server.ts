@@ -1,10 +1,17 @@
 import { createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
-import { type Connection, type Redis, type Registry, readiness } from '@castforge/core';
+import {
+  type Connection,
+  type Redis,
+  type Registry,
+  readiness,
+  registerReadinessGauge,
+} from '@castforge/core';
 
 /**
  * The worker's operations endpoints, on a plain node:http server (the worker has no other HTTP surface):
- * `/healthz` (alive), `/readyz` (Redis and MongoDB answer) and `/metrics` (Prometheus text).
+ * `/healthz` (alive), `/readyz` (Redis and MongoDB answer) and `/metrics` (Prometheus text, with
+ * `dependency_up` for Redis and MongoDB).
  */
 export async function startOpsServer(deps: {
   port: number;
@@ -12,6 +19,7 @@ export async function startOpsServer(deps: {
   mongo: Connection;
   registry: Registry;
 }): Promise<{ port: number; close(): Promise<void> }> {
+  registerReadinessGauge(deps.registry, deps);
   const server = createServer((req, res) => {
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' }).end(body);
