@@ -29,14 +29,9 @@ const ruleFiles = ['castforge.recording.yml', 'castforge.alerts.yml'].map((file)
  * Metrics the rules and the dashboard use that the job core being rebuilt is to export; until then
  * their queries must evaluate but may return nothing.
  */
-const PENDING_METRICS = new Set([
-  'jobs_reconciled_total',
-  'jobs_stalled_total',
-  'webhook_outbox_pending',
-  'gpu_endpoint_slots',
-]);
+const PENDING_METRICS = new Set<string>([]);
 /** Series that exist only while something is wrong: none on a healthy stack. */
-const ONLY_WHEN_WRONG = new Set(['ALERTS', 'rate_limit_fallback_decisions_total']);
+const ONLY_WHEN_WRONG = new Set(['ALERTS', 'rate_limit_fallback_decisions_total', 'jobs_reconciled_total']);
 
 interface RuleGroup {
   rules: {

@@ -130,5 +130,14 @@ export async function buildApiDeps(
     outbox,
     campaigns,
     webhookSecrets: createWebhookSecrets(mongo),
+    // Bull Board shows the webhook queue and the lanes that hold work now (they come and go with tenants).
+    listQueues: async () => {
+      const lanes = await Promise.all(
+        keys
+          .allBuckets()
+          .map(async (b) => (await redis.zrange(b.ready, 0, 99)).map((lane) => queues.get(b.bucket, lane))),
+      );
+      return [outbox.queue, ...lanes.flat()];
+    },
   };
 }

@@ -89,6 +89,8 @@ export async function createWorkerPool(
     total: scheduler.slots,
     waiting: scheduler.waitingCount(),
     maxInFlight: scheduler.maxInFlightSeen(),
+    inFlight: scheduler.inFlightNow(),
+    perEndpoint: config.INFERENCE_CONCURRENCY,
   }));
   const stalledJobs = new Counter({
     name: 'jobs_stalled_total',

@@ -71,10 +71,13 @@ describe('POST /generate/image/v1 past the per-tenant limit of jobs in flight', 
   });
 });
 
-describe('requests past RATE_LIMIT_RPS', () => {
+describe('requests past the write budget (RATE_LIMIT_WRITES)', () => {
   let api: ApiHarness;
   beforeAll(async () => {
-    api = await startApi('generation-rate', { RATE_LIMIT_RPS: '2' });
+    api = await startApi('generation-rate', {
+      RATE_LIMIT_WRITES: '2',
+      RATE_LIMIT_WRITES_WINDOW_SECONDS: '1',
+    });
   });
   afterAll(() => api.close());
 

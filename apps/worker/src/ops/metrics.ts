@@ -5,7 +5,14 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 export function createWorkerMetrics(
   registry: Registry,
   backend: string,
-  slots: () => { busy: number; total: number; waiting: number; maxInFlight: number[] },
+  slots: () => {
+    busy: number;
+    total: number;
+    waiting: number;
+    maxInFlight: number[];
+    inFlight: number[];
+    perEndpoint: number;
+  },
 ) {
   const registers = [registry];
   new Gauge({
@@ -18,6 +25,19 @@ export function createWorkerMetrics(
       this.set({ state: 'busy' }, s.busy);
       this.set({ state: 'total' }, s.total);
       this.set({ state: 'waiting' }, s.waiting);
+    },
+  });
+  new Gauge({
+    name: 'gpu_endpoint_slots',
+    help: 'GPU slots of each endpoint (index in INFERENCE_URLS): busy and total',
+    labelNames: ['endpoint', 'state'] as const,
+    registers,
+    collect() {
+      const s = slots();
+      s.inFlight.forEach((busy, index) => {
+        this.set({ endpoint: String(index), state: 'busy' }, busy);
+        this.set({ endpoint: String(index), state: 'total' }, s.perEndpoint);
+      });
     },
   });
   new Gauge({

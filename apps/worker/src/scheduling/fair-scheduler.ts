@@ -158,6 +158,8 @@ export function createFairScheduler(endpoints: Endpoint[], perEndpoint: number) 
     busy: () => inFlight.reduce((a, b) => a + b, 0),
     waitingCount: () =>
       [...waiting.values()].reduce((n, l) => n + l.high.length + l.normal.length + l.campaign.length, 0),
+    /** Jobs in flight now at each endpoint, by index in INFERENCE_URLS. */
+    inFlightNow: () => [...inFlight],
     /** The most jobs ever in flight at once at each endpoint (bench:gpu checks it never passed the limit). */
     maxInFlightSeen: () => [...maxSeen],
   };
