@@ -211,18 +211,21 @@ describe('CampaignCreate', () => {
 });
 
 describe('the OpenAPI document', () => {
-  const {
-    components: { schemas: components },
-  } = buildOpenApiDocument({ serverUrl: 'http://localhost', version: 'test' }) as {
-    components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> };
-  };
+  type Schema = { properties?: Record<string, Schema>; required?: string[]; items?: Schema };
+  // Request bodies are components of their own, in their input form, with their parts inlined (openapi.ts).
+  const body = (
+    buildOpenApiDocument({ serverUrl: 'http://localhost', version: 'test' }) as {
+      components: { requestBodies: Record<string, { content: Record<string, { schema: Schema }> }> };
+    }
+  ).components.requestBodies.CampaignCreate!.content['application/json']!.schema;
 
   it('describes the campaign operation, the roster and every operation field a scene may carry', () => {
-    expect(Object.keys(components.CampaignCreate!.properties!)).toEqual(
+    expect(Object.keys(body.properties!)).toEqual(
       expect.arrayContaining(['operation', 'profile_ids', 'roster', 'scenes']),
     );
-    expect(components.CampaignCreate!.required?.sort()).toEqual(['name', 'scenes']);
-    expect(Object.keys(components.CampaignScene!.properties!)).toEqual(
+    expect(body.required?.sort()).toEqual(['name', 'scenes']);
+    const scene = body.properties!.scenes!.items!;
+    expect(Object.keys(scene.properties!)).toEqual(
       expect.arrayContaining([
         'prompt',
         'enhance_prompt',
@@ -232,8 +235,8 @@ describe('the OpenAPI document', () => {
         'gender',
       ]),
     );
-    expect(components.CampaignScene!.required ?? []).toEqual([]);
-    expect(Object.keys(components.CampaignRosterEntry!.properties!)).toEqual(
+    expect(scene.required ?? []).toEqual([]);
+    expect(Object.keys(body.properties!.roster!.items!.properties!)).toEqual(
       expect.arrayContaining(['profile_id', 'input_image', 'source', 'target', 'input_face', 'person_image']),
     );
   });

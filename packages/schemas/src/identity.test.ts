@@ -219,8 +219,12 @@ describe('job responses', () => {
 });
 
 describe('the OpenAPI document', () => {
+  type Schema = { properties?: Record<string, unknown>; required?: string[] };
   const doc = buildOpenApiDocument({ serverUrl: 'http://localhost', version: 'test' }) as {
-    components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> };
+    components: {
+      schemas: Record<string, Schema>;
+      requestBodies: Record<string, { content: Record<string, { schema: Schema }> }>;
+    };
   };
 
   it.each([
@@ -237,11 +241,15 @@ describe('the OpenAPI document', () => {
     ['UpscaleImageRequest', ['input_image']],
     ['SegmentImageRequest', ['image_url']],
   ])('describes %s with its required fields', (id, required) => {
-    expect(doc.components.schemas[id]?.required?.sort()).toEqual([...required].sort());
+    // Request bodies are components of their own, in their input form (openapi.ts).
+    expect(doc.components.requestBodies[id]?.content['application/json']?.schema.required?.sort()).toEqual(
+      [...required].sort(),
+    );
   });
 
   it('describes the new generation fields', () => {
-    expect(Object.keys(doc.components.schemas.GenerateImageRequest!.properties!)).toEqual(
+    const body = doc.components.requestBodies.GenerateImageRequest!.content['application/json']!.schema;
+    expect(Object.keys(body.properties!)).toEqual(
       expect.arrayContaining(['enhance_prompt', 'logo_url', 'override_profile']),
     );
   });

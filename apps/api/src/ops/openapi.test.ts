@@ -143,7 +143,8 @@ describe('GET /openapi.json', () => {
     expect(generate.required ?? []).toEqual([]);
     expect(generate.properties).toMatchObject({ seed: { default: -1 }, priority: { default: 0 } });
     const campaign = doc.components.requestBodies.CampaignCreate!.content['application/json']!.schema;
-    expect(campaign.required).toEqual(['name', 'profile_ids', 'scenes']);
+    // profile_ids or, for identity operations, a roster (SPEC §7): neither is required on its own.
+    expect(campaign.required).toEqual(['name', 'scenes']);
   });
 
   it('answers every operation with a 4xx and a 5xx in the SPEC §8 error shape', () => {

@@ -107,8 +107,13 @@ export function createLaneFetcher(deps: {
     });
 
   const refreshHeads = async () => {
-    const rows = await Promise.all(buckets.map((b) => redis.zrange(b.ready, 0, 0, 'WITHSCORES')));
-    rows.forEach((row, i) => (heads[i] = row[1] === undefined ? Infinity : Number(row[1])));
+    const rows = await Promise.all(
+      buckets.map((b) => Promise.all([redis.zrange(b.ready, 0, 0, 'WITHSCORES'), redis.zcard(b.ready)])),
+    );
+    rows.forEach(([head, lanes], i) => {
+      heads[i] = head[1] === undefined ? Infinity : Number(head[1]);
+      laneCounts[i] = lanes;
+    });
     headsAt = Date.now();
   };
 
@@ -228,8 +233,9 @@ export function createLaneFetcher(deps: {
   /** Only this lane is known to have work: ask BullMQ for its next job in the same call that settles one. */
   const wantsNext = (item: FetchedJob) =>
     !closing &&
-    chains <= deps.capacity &&
     plan.length === 0 &&
+    // What we know of the other lanes is recent (they are re-read at least every second).
+    Date.now() - headsAt < HEADS_REFRESH_MS &&
     laneCounts[item.bucket]! <= 1 &&
     dueBucket(item.bucket) === undefined;
 
@@ -346,7 +352,11 @@ export function createLaneFetcher(deps: {
   const onReady = (channel: string, message: string) => {
     if (channel !== keys.readyChannel) return;
     const bucket = Number(message);
-    if (Number.isInteger(bucket) && bucket >= 0 && bucket < heads.length) heads[bucket] = 0;
+    if (Number.isInteger(bucket) && bucket >= 0 && bucket < heads.length) {
+      heads[bucket] = 0;
+      // Another lane of that bucket has work now: the lane being served may no longer hand over its next job.
+      laneCounts[bucket] = Number.MAX_SAFE_INTEGER;
+    }
     signal();
   };
 
