@@ -56,7 +56,8 @@ export async function buildApiDeps(
   const ids = createCampaignIds(idsKey.toString('hex'));
   const retry = { attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS };
 
-  const jobs = createJobStore({ redis, keys, ids, retentionSeconds: config.RESULT_TTL_SECONDS });
+  const durability = { replicas: config.REDIS_WAIT_REPLICAS, timeoutMs: config.REDIS_WAIT_TIMEOUT_MS };
+  const jobs = createJobStore({ redis, keys, ids, retentionSeconds: config.RESULT_TTL_SECONDS, durability });
   // Producer Queue objects per lane share this connection and are few at a time (least recently used go).
   const queues = createLaneQueues({ redis, keys });
   const estimator = createEstimator(redis, keys);
@@ -93,6 +94,7 @@ export async function buildApiDeps(
     keys,
     ids,
     retentionSeconds: config.RESULT_TTL_SECONDS,
+    durability,
   });
   const campaigns = createCampaignService({
     campaigns: campaignRepository,

@@ -144,4 +144,3 @@ describe('requests past the write budget (RATE_LIMIT_WRITES)', () => {
     expect(responses[0]!.headers['ratelimit-policy']).toMatch(/"reads"/);
   });
 });
-});

@@ -61,6 +61,13 @@ export const envFields = {
    * of a deployment must use the same number, fixed when the deployment is created.
    */
   REDIS_BUCKETS: z.coerce.number().int().min(1).max(1024).default(16),
+  /**
+   * Replicas that must acknowledge an accepted job or campaign before the API answers 202 (Redis WAIT), so a
+   * failover of its master cannot lose it (replication is asynchronous). 0 with a single Redis; 1 with a
+   * Redis Cluster or a replicated Redis. A replica that does not answer within the timeout delays, never fails.
+   */
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(10).default(0),
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(250),
   /** Attempts per job before it fails for good (retryable failures only), and the first retry's delay. */
   JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   JOB_BACKOFF_MS: z.coerce.number().int().min(0).max(600_000).default(2000),

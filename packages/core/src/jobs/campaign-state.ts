@@ -4,6 +4,7 @@ import { AppError } from '../errors';
 import { type CampaignIds } from './job-ids';
 import { MAX_EVENTS_KEPT } from './job-store';
 import { CAMPAIGN_STATUS_INDEXES, type RedisKeys } from './keys';
+import { waitForReplicas } from '../redis/connection';
 import { callScript, defineScripts } from './scripts';
 
 export interface CampaignLive {
@@ -91,10 +92,17 @@ export function createCampaignState(deps: {
   keys: RedisKeys;
   ids: CampaignIds;
   retentionSeconds: number;
+  /** Replicas that must hold an accepted campaign and its jobs before they are answered (REDIS_WAIT_REPLICAS). */
+  durability?: { replicas: number; timeoutMs: number };
 }) {
   const { redis, keys } = deps;
   defineScripts(redis);
   const bucketOf = (tenantId: string) => keys.forTenant(tenantId);
+  const durable = async (key: string) => {
+    if (deps.durability?.replicas) {
+      await waitForReplicas(redis, key, deps.durability.replicas, deps.durability.timeoutMs);
+    }
+  };
 
   return {
     /** Records the campaign, reserves its jobs against the tenant's limit, and makes `owner` its enqueuer. */
@@ -159,6 +167,7 @@ export function createCampaignState(deps: {
         );
       }
       if (result === -1) throw new AppError('CONFLICT', `campaign ${setup.campaignId} already exists`);
+      await durable(b.campaign(setup.campaignId));
     },
 
     async exists(tenantId: string, campaignId: string): Promise<boolean> {
@@ -203,6 +212,7 @@ export function createCampaignState(deps: {
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([err]) => err);
       if (failed?.[0]) throw failed[0];
+      await durable(b.campaign(campaign.campaignId));
       return results.at(-1)?.[1] === 1;
     },
 

@@ -4,6 +4,7 @@ import { AppError } from '../errors';
 import { type CampaignIds } from './job-ids';
 import { type JobRecord, recordFromReply, toPairs } from './job-record';
 import { type BucketKeys, CAMPAIGN_STATUS_INDEXES, type RedisKeys, campaignLaneFor, lanesOf } from './keys';
+import { waitForReplicas } from '../redis/connection';
 import { callScript, defineScripts } from './scripts';
 
 export * from './job-record';
@@ -86,6 +87,8 @@ export function createJobStore(deps: {
   keys: RedisKeys;
   ids: CampaignIds;
   retentionSeconds: number;
+  /** Replicas that must hold an accepted job before it is answered (REDIS_WAIT_REPLICAS). */
+  durability?: { replicas: number; timeoutMs: number };
 }) {
   const { redis, keys, ids } = deps;
   defineScripts(redis);
@@ -239,6 +242,10 @@ export function createJobStore(deps: {
           retryable: true,
         });
         throw addErr;
+      }
+      // Accepted only once a replica holds it too, when the deployment asks for that (SPEC §14).
+      if (deps.durability?.replicas) {
+        await waitForReplicas(redis, b.job(job.jobId), deps.durability.replicas, deps.durability.timeoutMs);
       }
       return { seq, ahead: ahead ?? 0 };
     },

@@ -1,3 +1,4 @@
+import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { type Logger } from '../logging/logger';
 
@@ -127,4 +128,28 @@ export async function waitForRedis(client: Redis, timeoutMs: number): Promise<vo
     };
     client.on('ready', onReady);
   });
+}
+
+/**
+ * Waits until `replicas` replicas acknowledged this client's writes to `key`'s shard (Redis `WAIT`), so a
+ * failover right after cannot lose what was just accepted (replication is asynchronous; SPEC §14). In a
+ * cluster WAIT must go to the master that took the writes, on the connection that sent them. 0 replicas: a
+ * no-op. Resolves with how many acknowledged; a timeout is not an error (the write is in, only less safe).
+ */
+export async function waitForReplicas(
+  client: Redis,
+  key: string,
+  replicas: number,
+  timeoutMs: number,
+): Promise<number> {
+  if (replicas <= 0) return 0;
+  if (!isCluster(client)) return client.wait(replicas, timeoutMs);
+  // ioredis keeps the slot → node map and the node connections as fields, not methods; read them as such.
+  const cluster = client as unknown as {
+    slots: string[][];
+    connectionPool: { getInstanceByKey(nodeKey: string): Redis | undefined };
+  };
+  const nodeKey = cluster.slots[calculateSlot(key)]?.[0];
+  const node = nodeKey ? cluster.connectionPool.getInstanceByKey(nodeKey) : undefined;
+  return node ? node.wait(replicas, timeoutMs) : 0;
 }
