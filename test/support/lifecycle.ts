@@ -24,7 +24,7 @@ export function webhooksSettled(worker: WorkerHarness, timeoutMs = 20_000): Prom
     async () => {
       const [pending, counts] = await Promise.all([
         worker.pool.endings.pending(),
-        worker.pool.outbox.queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'paused'),
+        worker.pool.outbox.queue.getJobCounts('wait', 'active', 'delayed', 'prioritized'),
       ]);
       return pending === 0 && Object.values(counts).every((n) => n === 0);
     },
