@@ -10,18 +10,9 @@
  * `enqueueChunk` seam, wrapped to pause or fail before a chunk — where a slow or dying process, or a Redis
  * error, would stop the enqueue.
  */
-import {
-  type CampaignState,
-  createCampaignEnqueuer,
-  createCampaignRepository,
-  createCampaignState,
-  createEstimator,
-  createRegistry,
-  createSealer,
-  createUrlGuard,
-  serverSecret,
-} from '@castforge/core';
+import { type CampaignState, createRegistry } from '@castforge/core';
 import { type ApiHarness, type WorkerHarness, startApi, startWorker, waitFor } from '@castforge/testkit';
+import { campaignServiceKit } from '@castforge/testkit/campaign-service';
 import {
   SMALL_PROFILE,
   bullJobsIn,
@@ -32,7 +23,6 @@ import {
 import { scriptedBackend } from '@castforge/testkit/scripted-backend';
 import request from 'supertest';
 import { createApp } from '../apps/api/src/app';
-import { createCampaignService } from '../apps/api/src/campaigns/campaigns.service';
 
 /** 1 profile × 70 scenes × 16 variants: two chunks of the enqueuer (1000 jobs each). */
 const SCENES = Array.from({ length: 70 }, (_, i) => ({ prompt: `scene ${i}` }));
@@ -42,48 +32,17 @@ describe('enqueuing a campaign', () => {
   let api: ApiHarness;
   let worker: WorkerHarness | undefined;
   let realState: CampaignState;
-  let sealer: ReturnType<typeof createSealer>;
+  let enqueuerWith: Awaited<ReturnType<typeof campaignServiceKit>>['enqueuerWith'];
+  let serviceWith: Awaited<ReturnType<typeof campaignServiceKit>>['serviceWith'];
   beforeAll(async () => {
     api = await startApi('lifecycle-campaign-enqueue');
-    realState = createCampaignState({
-      redis: api.services.redis,
-      keys: api.deps.jobs.keys,
-      ids: api.deps.jobs.ids,
-      retentionSeconds: api.deps.config.RESULT_TTL_SECONDS,
-    });
-    sealer = createSealer(await serverSecret(api.services.mongo, 'url-sealing'));
+    ({ realState, enqueuerWith, serviceWith } = await campaignServiceKit(api));
   });
   afterEach(async () => {
     await worker?.close();
     worker = undefined;
   });
   afterAll(() => api.close());
-
-  const enqueuerWith = (state: CampaignState) =>
-    createCampaignEnqueuer({
-      keys: api.deps.jobs.keys,
-      state,
-      queues: api.deps.queues,
-      retry: { attempts: api.deps.config.JOB_ATTEMPTS, backoffMs: api.deps.config.JOB_BACKOFF_MS },
-      logger: api.services.logger,
-    });
-  /** The API's campaign service, as deps.ts builds it, over `state`. */
-  const serviceWith = (state: CampaignState) =>
-    createCampaignService({
-      campaigns: createCampaignRepository(api.services.mongo),
-      state,
-      enqueuer: enqueuerWith(state),
-      jobs: api.deps.jobs,
-      view: api.deps.view,
-      profiles: api.deps.profiles,
-      estimator: createEstimator(api.services.redis, api.deps.jobs.keys),
-      urlGuard: createUrlGuard({ allowLoopback: false }),
-      sealer,
-      maxJobs: 100_000,
-      maxJobsInFlight: 0,
-      backendDefaults: { steps: 20, guidance: 7 },
-      logger: api.services.logger,
-    });
 
   /** The campaign state with its `enqueueChunk` stopped before chunk `stopAt` (1-based): paused, or failing. */
   const stoppedBeforeChunk = (stopAt: number, how: 'pause' | 'fail') => {
