@@ -74,6 +74,9 @@ export async function openServicesOnOwnRedis(name: string): Promise<TestServices
     dbName,
     redis,
     redisUrl: ownRedis.url,
+    // Its own single Redis, in every lane (the cluster lane included): what it measures is that server.
+    redisTarget: { url: ownRedis.url },
+    redisEnv: { REDIS_URL: ownRedis.url },
     prefix,
     logger,
     ownRedis,

@@ -169,8 +169,8 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
       await Promise.all(
         [...children.values()].map((child) => {
-          if (exited(child)) return undefined;
-          const gone = new Promise((resolve) => child.once('exit', resolve));
+          if (exited(child)) return Promise.resolve();
+          const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
           child.kill('SIGKILL');
           return gone;
         }),
