@@ -187,8 +187,12 @@ export function createCampaignService(deps: CampaignDeps) {
       try {
         await state.create(setup, deps.maxJobsInFlight, owner);
       } catch (err) {
-        // A reply lost after Redis ran it (a timeout): then the campaign exists and goes on below.
-        if (!(await state.exists(tenantId, doc.campaign_id).catch(() => false))) {
+        // A reply lost after Redis ran it (a timeout): then the campaign exists and goes on below. When Redis
+        // cannot say, the documents stay (`enqueuing`): the periodic resume removes them once Redis says the
+        // campaign never came to be, and finishes it if it did — a script held up by Redis may still run.
+        const exists = await state.exists(tenantId, doc.campaign_id).catch(() => undefined);
+        if (exists === undefined) throw err;
+        if (!exists) {
           await campaigns.remove(tenantId, doc.campaign_id).catch(() => undefined);
           throw err;
         }

@@ -1,4 +1,5 @@
 import {
+  AppError,
   type JobRetryOptions,
   type JobStore,
   type LaneQueues,
@@ -39,11 +40,16 @@ export function createProducer(deps: { jobs: JobStore; queues: LaneQueues; retry
         });
         return { ahead };
       } catch (err) {
-        if (!isDependencyOutage(err)) throw err;
+        // A CONFLICT on an id this request just drew from the CSPRNG is our own MULTI, re-sent by the client
+        // after its first reply was lost: the job exists whole. An outage may have hidden the same thing.
+        const ownRetry = err instanceof AppError && err.code === 'CONFLICT';
+        if (!ownRetry && !isDependencyOutage(err)) throw err;
         // Did Redis run it before the reply was lost? Then the job exists, whole, and will run.
         const record = await deps.jobs.read(job.tenantId, job.jobId).catch(() => null);
-        if (!record) throw err;
-        return { ahead: record.ahead ?? 0 };
+        if (record) return { ahead: record.ahead ?? 0 };
+        // Our own id was taken: that proves the first MULTI ran, even if Redis cannot be read this moment.
+        if (ownRetry) return { ahead: 0 };
+        throw err;
       }
     },
   };

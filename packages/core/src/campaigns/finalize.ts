@@ -1,3 +1,4 @@
+import { AppError } from '../errors';
 import { type CampaignState } from '../jobs/campaign-state';
 import { type WebhookOutbox } from '../webhooks/outbox';
 import { type CampaignRepository } from './campaign.repository';
@@ -15,10 +16,14 @@ export function createCampaignFinalizer(deps: {
 }) {
   return async (tenantId: string, campaignId: string): Promise<void> => {
     const [doc, live] = await Promise.all([
-      deps.campaigns.get(tenantId, campaignId),
+      deps.campaigns.get(tenantId, campaignId).catch((err: unknown) => {
+        // Never recorded in MongoDB (it was refused there, its Redis state is a leftover): nothing to finalize.
+        if (err instanceof AppError && err.code === 'NOT_FOUND') return null;
+        throw err;
+      }),
       deps.state.read(tenantId, campaignId),
     ]);
-    if (!live) return;
+    if (!live || !doc) return;
     const status = campaignStatus(live.counts, doc.job_count, live.cancelled);
     await deps.campaigns.finish(campaignId, status, live.counts, new Date(live.finishedAt ?? Date.now()));
     if (doc.callback_url) {

@@ -175,8 +175,8 @@ export function createCampaignState(deps: {
     },
 
     /**
-     * Adds jobs `first`… of a campaign (queued on one pipeline by `addJobs`), then advances the enqueue cursor
-     * and marks the lane ready, in that order on one connection. False when `owner` lost the lease.
+     * Adds a chunk of a campaign's jobs (queued on one pipeline by `queue.add`), then, once they all landed,
+     * advances the enqueue cursor and marks the lane ready. False when `owner` lost the lease.
      */
     async enqueueChunk(
       tenantId: string,
@@ -193,9 +193,13 @@ export function createCampaignState(deps: {
       const pipeline = await queue.pipeline();
       pipeline.hsetnx(b.bull(campaign.lane).meta, 'opts.maxLenEvents', MAX_EVENTS_KEPT);
       queue.add(pipeline);
+      // The cursor moves only once every add of the chunk is known to have landed: a chunk with a failed add
+      // is left where it was, for this enqueuer's retry or another's takeover (a re-add is a no-op).
+      const failed = ((await pipeline.exec()) ?? []).find(([err]) => err);
+      if (failed?.[0]) throw failed[0];
       const now = Date.now();
-      void callScript(
-        pipeline,
+      const kept = await callScript(
+        redis,
         'campaignEnqueued',
         [b.campaign(campaign.campaignId), b.enqueuing, b.ready],
         [
@@ -209,11 +213,8 @@ export function createCampaignState(deps: {
           b.bucket,
         ],
       );
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([err]) => err);
-      if (failed?.[0]) throw failed[0];
       await durable(b.campaign(campaign.campaignId));
-      return results.at(-1)?.[1] === 1;
+      return kept === 1;
     },
 
     /** Takes over a campaign whose enqueuer stopped; the cursor to go on from, or null if not to be taken. */

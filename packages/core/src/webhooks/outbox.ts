@@ -30,7 +30,10 @@ export interface DeliveryRecord {
   campaignId: string | null;
   /** The callback URL sealed, or null when it is the campaign's (a campaign job's event). */
   sealedUrl: string | null;
-  /** The event body once an attempt failed (later attempts send the same bytes); built when first sent. */
+  /**
+   * The event body once an attempt failed (later attempts send the same bytes); built when first sent. Never
+   * kept for a campaign job's event, whose retries build it again from the job's record.
+   */
   body: string | null;
   status: 'pending' | 'delivered' | 'dead';
   attempts: DeliveryAttemptLog[];
@@ -191,7 +194,10 @@ export function createWebhookOutbox(deps: {
         attempts: JSON.stringify(compactLog(outcome.attempts)),
         next_attempt_at: outcome.nextAttemptAt ?? '',
       };
-      if (outcome.body && !record.body) fields.body = outcome.body;
+      // A single job's or a campaign's event keeps the bytes of its first failed attempt, so every retry sends
+      // the same. A campaign job's event does not (a campaign's webhooks cost bounded memory, not a body per
+      // job): its retries rebuild the event from the job's record, which does not change once the job ended.
+      if (outcome.body && !record.body && !record.shortLived) fields.body = outcome.body;
       await redis.hset(key, fields);
     },
 

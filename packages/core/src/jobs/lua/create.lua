@@ -7,16 +7,17 @@
 -- Returns {seq, jobs ahead} | {-1} (id taken) | {-2, in flight} (limit)
 local id, tenant, lane, max, base = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 
-local function refuse(reply)
-  -- The BullMQ add that follows in the same MULTI then sees its id taken and adds nothing.
+-- The id is taken (a MULTI re-sent after a lost reply, or a job that exists): the BullMQ add that follows sees
+-- the same id and adds nothing, and what exists is left exactly as it is.
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[9]) == 1 then return {-1} end
+local current = tonumber(redis.call('HGET', KEYS[6], tenant) or '0')
+if max > 0 and current >= max then
+  -- Refused: a placeholder under the BullMQ job's key makes the add that follows in the MULTI a no-op (BullMQ
+  -- ignores a known id); it goes by itself. Only ever for an id nothing else holds.
   redis.call('HSET', KEYS[9], 'refused', '1')
   redis.call('PEXPIRE', KEYS[9], 60000)
-  return reply
+  return {-2, current}
 end
-
-if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[9]) == 1 then return refuse({-1}) end
-local current = tonumber(redis.call('HGET', KEYS[6], tenant) or '0')
-if max > 0 and current >= max then return refuse({-2, current}) end
 
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
 redis.call('HSET', KEYS[1], 'seq', seq, unpack(ARGV, 10))
