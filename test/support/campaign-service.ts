@@ -42,6 +42,8 @@ export async function campaignServiceKit(api: ApiHarness) {
       profiles: api.deps.profiles,
       estimator: createEstimator(api.services.redis, api.deps.jobs.keys),
       urlGuard: createUrlGuard({ allowLoopback: false }),
+      inputGuard: createUrlGuard({ allowLoopback: true }),
+      capabilities: api.deps.capabilities,
       sealer,
       maxJobs: 100_000,
       maxJobsInFlight: 0,

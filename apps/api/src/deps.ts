@@ -105,6 +105,8 @@ export async function buildApiDeps(
     profiles,
     estimator,
     urlGuard,
+    inputGuard,
+    capabilities,
     sealer,
     maxJobs: config.CAMPAIGN_MAX_JOBS,
     maxJobsInFlight: config.TENANT_MAX_JOBS_IN_FLIGHT,

@@ -161,7 +161,7 @@ export async function createWorkerPool(
     backend,
     scheduler,
     jobs,
-    plan: createPlanner({ profiles, campaigns }),
+    plan: createPlanner({ profiles, campaigns, sealer }),
     sealer,
     inputs: createInputFetcher(inputFetcherOptionsOf(config)),
     enhancer: createPromptEnhancer({ ...promptEnhancerOptionsOf(config), logger }),

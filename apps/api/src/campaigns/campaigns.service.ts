@@ -13,6 +13,7 @@ import {
   type Sealer,
   type UrlGuard,
   campaignLaneFor,
+  catalog,
   costUnits,
   invalidParameters,
   parseInput,
@@ -27,7 +28,11 @@ import {
   type CampaignQueuedResponse,
   type ErrorDetail,
   type JobStatusName,
+  type RosterEntry,
+  type Scene,
+  sceneSchemaFor,
 } from '@castforge/schemas';
+import { type Capabilities } from '../jobs/capabilities';
 import { type JobView } from '../jobs/job-view';
 
 /** A page of a campaign's jobs filtered by queued or cancelled looks at no more jobs than this. */
@@ -46,6 +51,9 @@ export interface CampaignDeps {
   profiles: ProfileRepository;
   estimator: Estimator;
   urlGuard: UrlGuard;
+  /** Input image URLs are vetted like single jobs' (INPUT_ALLOW_LOOPBACK), never fetched here. */
+  inputGuard: UrlGuard;
+  capabilities: Pick<Capabilities, 'require'>;
   sealer: Sealer;
   maxJobs: number;
   maxJobsInFlight: number;
@@ -63,12 +71,13 @@ export function createCampaignService(deps: CampaignDeps) {
   const { campaigns, state } = deps;
 
   /** Average cost of a job, from a sample of profile × scene pairs, for ETAs. */
-  const unitsPerJob = (input: CampaignCreate, pinned: ProfileDoc[]) => {
+  const unitsPerJob = (input: CampaignCreate, scenes: Scene[], pinned: ProfileDoc[]) => {
+    const { defaults } = catalog[input.operation];
     let total = 0;
     let n = 0;
     for (const profile of pinned.slice(0, 20)) {
-      for (const scene of input.scenes.slice(0, 20)) {
-        const r = resolveGeneration(scene, profile.snapshot, deps.backendDefaults, 0);
+      for (const scene of scenes.slice(0, 20)) {
+        const r = resolveGeneration(scene, profile.snapshot, deps.backendDefaults, 0, defaults);
         total += costUnits(r.steps, r.width, r.height);
         n += 1;
       }
@@ -97,6 +106,57 @@ export function createCampaignService(deps: CampaignDeps) {
   };
 
   /** While the campaign is live its Redis hash is the whole view (one read); afterwards MongoDB. */
+  /**
+   * The roster's input image URLs (and the scenes' logos) vetted as a single job's are, never fetched here;
+   * every bad one is reported, by where it is. Returns each roster entry's images, sealed (SPEC §9), by
+   * profile index.
+   */
+  const vetImages = async (input: CampaignCreate, scenes: Scene[]): Promise<string[] | undefined> => {
+    const fields = catalog[input.operation].imageFields;
+    const checks: { url: string; loc: (string | number)[] }[] = [];
+    input.roster?.forEach((entry, i) => {
+      for (const field of fields) {
+        const value = entry[field as keyof RosterEntry];
+        const urls = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
+        urls.forEach((url, j) =>
+          checks.push({ url, loc: ['body', 'roster', i, field, ...(Array.isArray(value) ? [j] : [])] }),
+        );
+      }
+    });
+    if (catalog[input.operation].compositesLogo) {
+      scenes.forEach((scene, i) => {
+        if (typeof scene.logo_url === 'string')
+          checks.push({ url: scene.logo_url, loc: ['body', 'scenes', i, 'logo_url'] });
+      });
+    }
+    // A few at a time (each may resolve a host name); reported in the request's order.
+    const refused: ErrorDetail[][] = [];
+    for (let at = 0; at < checks.length; at += 32) {
+      const batch = checks.slice(at, at + 32).map(({ url, loc }) =>
+        deps.inputGuard.checkAtSubmit(url, loc).then(
+          () => [],
+          (err: unknown) => {
+            if (!(err instanceof AppError) || !err.detail.length) throw err;
+            return err.detail;
+          },
+        ),
+      );
+      refused.push(...(await Promise.all(batch)));
+    }
+    const detail = refused.flat();
+    if (detail.length) throw invalidParameters(detail);
+    if (!fields.length || !input.roster) return undefined;
+    return input.roster.map((entry) => {
+      const images = Object.fromEntries(
+        fields.flatMap((field) => {
+          const value = entry[field as keyof RosterEntry];
+          return value === undefined ? [] : [[field, value]];
+        }),
+      );
+      return Object.keys(images).length ? deps.sealer.seal(JSON.stringify(images)) : '';
+    });
+  };
+
   const get = async (tenantId: string, campaignId: string): Promise<Campaign> => {
     const [live, rates] = await Promise.all([state.read(tenantId, campaignId), deps.estimator.rates()]);
     if (live) return toCampaign({ live }, rates);
@@ -106,6 +166,14 @@ export function createCampaignService(deps: CampaignDeps) {
   return {
     async create(tenantId: string, body: unknown): Promise<CampaignQueuedResponse> {
       const input = parseInput(CampaignCreate, body, 'body');
+      // What the deployment runs is said before anything about the roster (SPEC §12: 422 naming it).
+      await deps.capabilities.require(input.operation, ['body', 'operation']);
+      const operation = catalog[input.operation];
+      // Each scene as that operation's own request takes it: its defaults apply as for a single job.
+      const scenes =
+        input.operation === 'generate'
+          ? input.scenes
+          : input.scenes.map((scene) => sceneSchemaFor(input.operation).parse(scene) as Scene);
       const jobCount = input.profile_ids.length * input.scenes.length * input.variants;
       if (jobCount > deps.maxJobs) {
         const msg = `makes ${jobCount} jobs (profiles × scenes × variants); at most ${deps.maxJobs}`;
@@ -127,7 +195,9 @@ export function createCampaignService(deps: CampaignDeps) {
       if (detail.length) throw invalidParameters(detail, 'INPUT_INVALID');
       const pinned = input.profile_ids.map((id) => current.get(id)!);
       // Profiles that make no prompt alone: a scene without a prompt cannot run on them.
-      const needy = pinned.filter((p) => promptRequired(p.snapshot)).map((p) => p.profile_id);
+      const needy = operation.prompted
+        ? pinned.filter((p) => promptRequired(p.snapshot)).map((p) => p.profile_id)
+        : [];
       if (needy.length) {
         const msg = `is required: profile${needy.length > 1 ? 's' : ''} ${needy.slice(0, 5).join(', ')}${needy.length > 5 ? ', …' : ''} make no prompt alone`;
         input.scenes.forEach((scene, index) => {
@@ -136,6 +206,7 @@ export function createCampaignService(deps: CampaignDeps) {
       }
       if (detail.length) throw invalidParameters(detail);
       if (input.callback_url) await deps.urlGuard.checkAtSubmit(input.callback_url);
+      const rosterImages = await vetImages(input, scenes);
 
       const now = new Date();
       // Its number gives its id and its jobs' ids (derived, nothing stored per job; see job-ids.ts).
@@ -143,8 +214,10 @@ export function createCampaignService(deps: CampaignDeps) {
       const spec: CampaignSpecDoc = {
         tenant_id: tenantId,
         campaign_id: campaignId,
+        operation: input.operation,
         profiles: pinned.map((p) => ({ profile_id: p.profile_id, version: p.version, name: p.name })),
-        scenes: input.scenes,
+        ...(rosterImages && { roster_images: rosterImages }),
+        scenes,
         scene_names: input.scenes.map((scene, i) => scene.name ?? `scene-${i + 1}`),
         variants: input.variants,
         created_at: now,
@@ -172,7 +245,7 @@ export function createCampaignService(deps: CampaignDeps) {
         campaignId: doc.campaign_id,
         tenantId,
         name: doc.name,
-        operation: 'generate',
+        operation: input.operation,
         priority: doc.priority,
         lane: campaignLaneFor(tenantId),
         jobCount,
@@ -182,7 +255,7 @@ export function createCampaignService(deps: CampaignDeps) {
         sceneMetadata: input.scenes.map((s) => (s.metadata ? JSON.stringify(s.metadata) : '')),
         metadata: doc.metadata,
         sealedCallbackUrl: doc.callback_url,
-        unitsPerJob: unitsPerJob(input, pinned),
+        unitsPerJob: unitsPerJob(input, scenes, pinned),
       };
       try {
         await state.create(setup, deps.maxJobsInFlight, owner);

@@ -44,7 +44,11 @@ export function createCapabilities(deps: { redis: Redis; keys: RedisKeys; cacheM
 
   return {
     operations,
-    async require(operation: OperationName): Promise<void> {
+    /** `loc` says where the operation was named: the path of a job's route, or a campaign's body. */
+    async require(
+      operation: OperationName,
+      loc: (string | number)[] = ['path', 'operation'],
+    ): Promise<void> {
       const ops = await operations();
       if (ops.has(operation) || (ops.size === 0 && operation === 'generate')) return;
       // The rest of ImagePipeline's surface is 501 until a backend declares it (e.g. a ComfyUI template).
@@ -62,7 +66,7 @@ export function createCapabilities(deps: { redis: Redis; keys: RedisKeys; cacheM
       throw invalidParameters(
         [
           {
-            loc: ['path', 'operation'],
+            loc,
             msg:
               `no configured backend runs ${operation} (${now}); ` +
               `backends that run it: ${backendsThatCanRun(operation).join(', ')}`,

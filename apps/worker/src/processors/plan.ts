@@ -1,4 +1,4 @@
-import { type CampaignRepository, type GenerationInput, type JobRef } from '@castforge/core';
+import { type CampaignRepository, type GenerationInput, type JobRef, type Sealer } from '@castforge/core';
 import { type AdapterSnapshot, type JobPayload, type OperationName } from '@castforge/schemas';
 import { type ProfileCache } from '../profiles/profile-cache';
 import { JobFailure } from './failures';
@@ -9,7 +9,7 @@ export interface Plan {
   /** The request's generation fields and operation options, as submitted (or the campaign's scene). */
   input: GenerationInput & Record<string, unknown>;
   /** Input image URLs by field that come with the job's plan (a campaign roster's), not its record. */
-  images?: Record<string, string>;
+  images?: Record<string, string | string[]>;
   /** The pinned profile version's snapshot, when the job names a profile. */
   snapshot?: AdapterSnapshot;
   /** The profile's name, for backends that draw a label (the simulated one). */
@@ -24,6 +24,7 @@ export type PlanJob = (ref: JobRef, payload: Exclude<JobPayload, { kind: 'cancel
 export function createPlanner(deps: {
   profiles: ProfileCache;
   campaigns: Pick<CampaignRepository, 'spec'>;
+  sealer: Pick<Sealer, 'open'>;
 }): PlanJob {
   const pinned = async (tenantId: string, profileId: string, version: number) => {
     const doc = await deps.profiles.get(tenantId, profileId, version);
@@ -52,11 +53,29 @@ export function createPlanner(deps: {
     const scene = spec.scenes[Math.floor(payload.i / spec.variants) % spec.scenes.length];
     if (!profile || !scene)
       throw new JobFailure('INPUT_INVALID', `campaign ${payload.c} has no job ${payload.i}`);
-    const { name: _name, metadata: _metadata, ...input } = scene;
+    const { name: _name, metadata: _metadata, logo_url: logo, ...input } = scene;
     const doc = await pinned(ref.tenantId, profile.profile_id, profile.version);
+    const images: Record<string, string | string[]> = {};
+    if (typeof logo === 'string') images.logo_url = logo;
+    const profileIndex = Math.floor(payload.i / perProfile);
+    if (spec.roster_images) {
+      // Present until the campaign ends; a job still starting after that has nothing to run on.
+      const sealed = spec.roster_images[profileIndex];
+      if (sealed === undefined) {
+        throw new JobFailure('INPUT_INVALID', `the roster images of campaign ${payload.c} are gone`);
+      }
+      if (sealed) {
+        try {
+          Object.assign(images, JSON.parse(deps.sealer.open(sealed)) as Record<string, string | string[]>);
+        } catch {
+          throw new JobFailure('INPUT_INVALID', `the roster images of campaign ${payload.c} cannot be read`);
+        }
+      }
+    }
     return {
-      operation: (spec as { operation?: OperationName }).operation ?? 'generate',
-      input: input,
+      operation: spec.operation ?? 'generate',
+      input,
+      ...(Object.keys(images).length && { images }),
       snapshot: doc.snapshot,
       profileName: doc.name,
       variant: payload.i % spec.variants,

@@ -1,4 +1,9 @@
-import { type CampaignCounts, type CampaignStatusName, type Scene } from '@castforge/schemas';
+import {
+  type CampaignCounts,
+  type CampaignOperation,
+  type CampaignStatusName,
+  type Scene,
+} from '@castforge/schemas';
 import { Schema, type Connection, type Model } from 'mongoose';
 
 /**
@@ -30,7 +35,14 @@ export interface CampaignDoc {
 export interface CampaignSpecDoc {
   tenant_id: string;
   campaign_id: string;
+  /** What every job runs (SPEC §7); absent on campaigns recorded before operations, which ran `generate`. */
+  operation?: CampaignOperation;
   profiles: { profile_id: string; version: number; name: string }[];
+  /**
+   * Each roster entry's input image URLs (`{field: url}` as JSON), sealed, by profile index; only for the
+   * operations that take images. Removed when the campaign ends: no job needs them after that (SPEC §9).
+   */
+  roster_images?: string[];
   scenes: Scene[];
   /** Each scene's name (its `name`, else scene-<n>), for the job listing and the CLI's folders. */
   scene_names: string[];
@@ -66,7 +78,9 @@ const specSchema = new Schema<CampaignSpecDoc>(
   {
     tenant_id: { type: String, required: true },
     campaign_id: { type: String, required: true },
+    operation: { type: String },
     profiles: { type: Schema.Types.Mixed, required: true },
+    roster_images: { type: [String], default: undefined },
     scenes: { type: Schema.Types.Mixed, required: true },
     scene_names: { type: [String], default: [] },
     variants: { type: Number, required: true },

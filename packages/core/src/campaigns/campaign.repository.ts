@@ -74,16 +74,17 @@ export function createCampaignRepository(connection: Connection) {
       return Campaign.find({ state: 'enqueuing' }, { _id: 0 }).lean<CampaignDoc[]>();
     },
 
+    /** The outcome, and the roster's input image URLs forgotten: once every job has ended none needs them. */
     async finish(
+      tenantId: string,
       campaignId: string,
       status: CampaignStatusName,
       counts: CampaignCounts,
       finishedAt: Date,
     ): Promise<void> {
-      await Campaign.updateOne(
-        { campaign_id: campaignId },
-        { $set: { status, counts, finished_at: finishedAt } },
-      );
+      const which = { tenant_id: tenantId, campaign_id: campaignId };
+      await Campaign.updateOne(which, { $set: { status, counts, finished_at: finishedAt } });
+      await CampaignSpec.updateOne(which, { $unset: { roster_images: 1 } });
     },
 
     ensureIndexes: async () => {

@@ -25,7 +25,13 @@ export function createCampaignFinalizer(deps: {
     ]);
     if (!live || !doc) return;
     const status = campaignStatus(live.counts, doc.job_count, live.cancelled);
-    await deps.campaigns.finish(campaignId, status, live.counts, new Date(live.finishedAt ?? Date.now()));
+    await deps.campaigns.finish(
+      tenantId,
+      campaignId,
+      status,
+      live.counts,
+      new Date(live.finishedAt ?? Date.now()),
+    );
     if (doc.callback_url) {
       await deps.outbox.ensure({
         tenantId,
