@@ -13,6 +13,7 @@ import path from 'node:path';
 import { createLogger, createRedis, redisKeys } from '@castforge/core';
 import { type JobStatus } from '@castforge/schemas';
 import { deleteKeys } from '@castforge/testkit';
+import { serve, startImageServer, testImage } from '@castforge/testkit/image-server';
 import { waitFor } from '@castforge/testkit/wait';
 import { freePort } from '../chaos/src/support/ports';
 
@@ -152,6 +153,43 @@ describe('npm start supervises its worker; npm run worker adds one', () => {
     expect(stack.child.exitCode).toBeNull();
     expect((await fetch(`${apiUrl}/healthz`)).status).toBe(200);
     await expect(submitAndWait()).resolves.toMatchObject({ status: 'completed' });
+  }, 60_000);
+
+  it('admits input images on this machine, as a developer trying the identity calls locally needs', async () => {
+    // The SDK pointed at `npm start` with images served from the same machine (issue #10's check).
+    const images = await startImageServer({ '/face.png': serve(await testImage('png'), 'image/png') });
+    try {
+      expect(stack.lines.some((l) => l.includes('[stack] local development: input image and callback'))).toBe(
+        true,
+      );
+      const submitted = await fetch(`${apiUrl}/identity/lock/image/v1`, {
+        method: 'POST',
+        headers: { 'X-API-Key': key, 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          input_image: images.at('/face.png'),
+          prompt: 'a lighthouse keeper',
+          width: 64,
+          height: 64,
+          num_inference_steps: 2,
+        }),
+      });
+      expect(submitted.status).toBe(202);
+      const { job_id: jobId } = (await submitted.json()) as { job_id: string };
+      await waitFor(
+        async () => {
+          const res = await fetch(`${apiUrl}/identity/lock/image/v1/status/${jobId}`, {
+            headers: { 'X-API-Key': key },
+          });
+          const status = (await res.json()) as JobStatus;
+          expect(status.status).not.toBe('failed');
+          return status.status === 'completed';
+        },
+        { timeoutMs: 30_000, what: `lock job ${jobId} to complete` },
+      );
+      expect(images.requests).toEqual(['/face.png']);
+    } finally {
+      await images.close();
+    }
   }, 60_000);
 
   it('npm run worker joins the running stack from DATA_DIR/stack.json and runs jobs', async () => {

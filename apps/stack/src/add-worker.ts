@@ -38,13 +38,20 @@ async function main(): Promise<number> {
     REDIS_PREFIX: process.env.REDIS_PREFIX ?? stack?.redis_prefix ?? 'cf',
     DATA_DIR: stack?.data_dir ?? config.DATA_DIR,
     WORKER_METRICS_PORT: process.env.WORKER_METRICS_PORT ?? '0',
+    // As `npm start` runs its own worker: loopback input images and callbacks admitted for local development.
+    ...(stack && {
+      INPUT_ALLOW_LOOPBACK: process.env.INPUT_ALLOW_LOOPBACK ?? 'true',
+      CALLBACK_ALLOW_LOOPBACK: process.env.CALLBACK_ALLOW_LOOPBACK ?? 'true',
+    }),
   };
   say(
     `joining ${stack ? `the stack at ${stack.api_url}` : 'the stores of the environment'} (Redis ${redis})`,
   );
   const format = config.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
   const worker = startApp('worker', path.resolve(__dirname, '../../worker/dist/index.js'), env, format);
-  const stop = () => void stopProcess(worker.child, 60_000);
+  // Past the worker's own drain time (SHUTDOWN_GRACE_MS, default 30 s), so it hands long jobs back itself.
+  const grace = Number(process.env.SHUTDOWN_GRACE_MS ?? 30_000) + 10_000;
+  const stop = () => void stopProcess(worker.child, Number.isFinite(grace) ? grace : 40_000);
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   process.once('exit', () => worker.child.exitCode === null && worker.child.kill('SIGKILL'));

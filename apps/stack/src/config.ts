@@ -13,6 +13,14 @@ export const StackConfig = z.object({
   DATA_DIR: resultStoreEnvFields.DATA_DIR,
   /** `pretty` (readable, default on a terminal) or `json` (one JSON object per line). */
   LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
+  /** The apps' own drain time (worker default 30 s, API 10 s); the launcher waits 10 s past it before SIGKILL. */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).optional(),
+  /**
+   * Local development admits loopback URLs for input images and callbacks (an image server or a webhook
+   * receiver on this machine) unless these are set; docker-compose and the apps themselves default to false.
+   */
+  INPUT_ALLOW_LOOPBACK: z.enum(['true', 'false']).default('true'),
+  CALLBACK_ALLOW_LOOPBACK: z.enum(['true', 'false']).default('true'),
 });
 export type StackConfig = z.infer<typeof StackConfig>;
 

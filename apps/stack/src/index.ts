@@ -35,8 +35,15 @@ async function main() {
   const stop = (code: number) => {
     stopping ??= (async () => {
       say('stopping…');
-      for (const app of apps) await stopProcess(app.child, 20_000);
-      await running.worker?.stop((app) => stopProcess(app.child, 20_000));
+      // Past each app's own drain time: a worker hands its long jobs back after SHUTDOWN_GRACE_MS, and a
+      // SIGKILL before that would leave them to stall detection instead.
+      const margin = 10_000;
+      const apiGrace = (config.SHUTDOWN_GRACE_MS ?? 10_000) + margin;
+      const workerGrace = (config.SHUTDOWN_GRACE_MS ?? 30_000) + margin;
+      await Promise.all([
+        ...apps.map((app) => stopProcess(app.child, apiGrace)),
+        running.worker?.stop((app) => stopProcess(app.child, workerGrace)),
+      ]);
       if (mongo) await mongo.stop();
       for (const child of owned) await stopProcess(child, 5_000);
       rmSync(path.join(config.DATA_DIR, 'stack.json'), { force: true });
@@ -91,7 +98,15 @@ async function main() {
     REDIS_URL: config.REDIS_URL,
     API_KEYS: apiKeys,
     DATA_DIR: config.DATA_DIR,
+    INPUT_ALLOW_LOOPBACK: config.INPUT_ALLOW_LOOPBACK,
+    CALLBACK_ALLOW_LOOPBACK: config.CALLBACK_ALLOW_LOOPBACK,
   };
+  if (config.INPUT_ALLOW_LOOPBACK === 'true' || config.CALLBACK_ALLOW_LOOPBACK === 'true') {
+    say(
+      'local development: input image and callback URLs on this machine are admitted ' +
+        '(INPUT_ALLOW_LOOPBACK / CALLBACK_ALLOW_LOOPBACK=false to refuse them as a deployment does)',
+    );
+  }
   const root = path.resolve(__dirname, '../../..');
   apps.push(startApp('api', path.join(root, 'apps/api/dist/index.js'), env, format));
   running.worker = supervise(
