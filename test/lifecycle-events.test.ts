@@ -82,9 +82,7 @@ describe('events of a job ended while no worker was there to relay them', () => 
     const jobId = await submit(key, '/hooks/died');
     // What the dead worker's processor did before the process went: START, then FINISH; no relay ran.
     const ref = api.deps.jobs.refOf(tenantId, jobId);
-    expect((await api.deps.jobs.start(ref, { worker: 'dead-worker', prompt: 'p', seed: 1 })).kind).toBe(
-      'started',
-    );
+    expect((await api.deps.jobs.start(ref, { prompt: 'p', seed: 1 })).kind).toBe('started');
     const ended = await api.deps.jobs.finish(ref, 'failed', {
       error: 'the backend rejected the request',
       failure_reason_code: 'INPUT_INVALID',

@@ -157,7 +157,6 @@ export async function createWorkerPool(
     },
   });
   const processor = createJobProcessor({
-    workerId: config.WORKER_ID,
     backend,
     scheduler,
     jobs,

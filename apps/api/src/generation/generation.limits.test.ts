@@ -50,10 +50,7 @@ describe('POST /generate/image/v1 past the per-tenant limit of jobs in flight', 
     expect(c.status).toBe(202);
     expectError(await submit('frees', { prompt: 'four' }), 'CONCURRENT_JOBS_EXCEEDED');
 
-    await api.deps.jobs.start(
-      { jobId: b.body.job_id, tenantId: 'frees' },
-      { worker: 'test', prompt: 'two', seed: 1 },
-    );
+    await api.deps.jobs.start({ jobId: b.body.job_id, tenantId: 'frees' }, { prompt: 'two', seed: 1 });
     await api.deps.jobs.finish({ jobId: b.body.job_id, tenantId: 'frees' }, 'completed', {});
     expect((await submit('frees', { prompt: 'four' })).status).toBe(202);
   });

@@ -391,7 +391,7 @@ describe('POST /generate/image/v1, GET …/status/:job_id, POST …/cancel/:job_
       const submitted = await submit('cancel-done', { prompt: 'x' });
       await api.deps.jobs.start(
         { jobId: submitted.body.job_id, tenantId: 'cancel-done' },
-        { worker: 'test', prompt: 'x', seed: 1 },
+        { prompt: 'x', seed: 1 },
       );
       await api.deps.jobs.finish({ jobId: submitted.body.job_id, tenantId: 'cancel-done' }, 'completed', {});
       expectError(await cancel('cancel-done', submitted.body.job_id), 'CONFLICT');
@@ -401,10 +401,7 @@ describe('POST /generate/image/v1, GET …/status/:job_id, POST …/cancel/:job_
     it('cancels a processing job and tells the workers on the cancel channel', async () => {
       const submitted = await submit('cancel-running', { prompt: 'x' });
       const jobId = submitted.body.job_id as string;
-      await api.deps.jobs.start(
-        { jobId, tenantId: 'cancel-running' },
-        { worker: 'test', prompt: 'x, final', seed: 5 },
-      );
+      await api.deps.jobs.start({ jobId, tenantId: 'cancel-running' }, { prompt: 'x, final', seed: 5 });
       const subscriber = createRedis(api.services.redisTarget, 'subscriber', api.services.logger);
       const published: string[] = [];
       try {

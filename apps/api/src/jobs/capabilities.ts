@@ -45,10 +45,7 @@ export function createCapabilities(deps: { redis: Redis; keys: RedisKeys; cacheM
   return {
     operations,
     /** `loc` says where the operation was named: the path of a job's route, or a campaign's body. */
-    async require(
-      operation: OperationName,
-      loc: (string | number)[] = ['path', 'operation'],
-    ): Promise<void> {
+    async require(operation: OperationName, loc: (string | number)[] = ['path', 'operation']): Promise<void> {
       const ops = await operations();
       if (ops.has(operation) || (ops.size === 0 && operation === 'generate')) return;
       // The rest of ImagePipeline's surface is 501 until a backend declares it (e.g. a ComfyUI template).

@@ -175,10 +175,7 @@ describe('GET /results/v1/:file (signed result links)', () => {
     const bytes = Buffer.from('jpeg bytes');
     const expiresAt = Date.now() + 3_600_000;
     await api.deps.results.put(`${jobId}.jpeg`, bytes);
-    await api.deps.jobs.start(
-      { jobId, tenantId: 'results-owner' },
-      { worker: 'test', prompt: 'a fox', seed: 3 },
-    );
+    await api.deps.jobs.start({ jobId, tenantId: 'results-owner' }, { prompt: 'a fox', seed: 3 });
     await api.deps.jobs.finish({ jobId, tenantId: 'results-owner' }, 'completed', {
       result_key: `${jobId}.jpeg`,
       result_mime_type: 'image/jpeg',

@@ -187,13 +187,15 @@ export async function fetchInputImages(
   fields: Readonly<Record<string, string | readonly string[] | undefined>>,
   signal?: AbortSignal,
 ): Promise<Record<string, InputImage>> {
-  const stop = new AbortController();
-  const combined = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
   const wanted = Object.entries(fields).flatMap(([field, value]): [string, string][] => {
     if (value === undefined) return [];
     if (typeof value === 'string') return [[field, value]];
     return value.map((url, i) => [`${field}.${i}`, url]);
   });
+  // Most jobs have no input image: no signals are made for them (each one showed in the worker's profile).
+  if (!wanted.length) return {};
+  const stop = new AbortController();
+  const combined = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
   try {
     const fetched = await Promise.all(
       wanted.map(async ([key, url]) => [key, await fetcher.fetch(key, url, combined)] as const),

@@ -24,7 +24,6 @@ import { type Classified, JobFailure, classify } from './failures';
 import { type PlanJob } from './plan';
 
 export interface ProcessorDeps {
-  workerId: string;
   backend: InferenceBackend;
   scheduler: FairScheduler;
   jobs: JobStore;
@@ -169,7 +168,6 @@ export function createJobProcessor(deps: ProcessorDeps) {
       );
       try {
         const started = await jobs.start(ref, {
-          worker: deps.workerId,
           prompt: resolved.prompt,
           seed,
           fields: {
@@ -248,8 +246,9 @@ export function createJobProcessor(deps: ProcessorDeps) {
         },
       );
       if (!ended.changed) {
-        // Cancelled (or ended elsewhere) while it ran: its image is not kept.
-        await deps.results.remove(key);
+        // Cancelled or failed while it ran: its image is not kept. Completed already (another worker ran it
+        // after a stall): the file under this key is that result, and stays.
+        if (ended.previous !== 'completed') await deps.results.remove(key);
         return { kind: 'dropped' };
       }
       metrics.completed.inc({ endpoint, outcome: 'completed' });

@@ -27,7 +27,7 @@ describe('the job store: campaign jobs', () => {
     return record;
   };
   const start = (tenantId: string, jobId: string) =>
-    kit.store.start(ref(tenantId, jobId), { worker: 'w1', prompt: 'a scene', seed: 5 });
+    kit.store.start(ref(tenantId, jobId), { prompt: 'a scene', seed: 5 });
   const counts = async (tenantId: string, campaignId: string) => {
     const live = await kit.state.read(tenantId, campaignId);
     if (!live) throw new Error(`campaign ${campaignId} is not live`);

@@ -283,7 +283,7 @@ export function createJobStore(deps: {
 
     async start(
       ref: JobRef,
-      attempt: { worker: string; prompt: string; seed: number; fields?: Record<string, string | undefined> },
+      attempt: { prompt: string; seed: number; fields?: Record<string, string | undefined> },
     ): Promise<StartResult> {
       const b = keys.forTenant(ref.tenantId);
       const lanes = lanesOf(ref.tenantId);
@@ -302,7 +302,6 @@ export function createJobStore(deps: {
         [
           ref.jobId,
           Date.now(),
-          attempt.worker,
           attempt.prompt,
           attempt.seed,
           ...campaignArgs(ref),
@@ -365,14 +364,17 @@ export function createJobStore(deps: {
     /** Jobs by live state across the deployment: one HMGET per bucket, all in flight at once. */
     async stateCounts(): Promise<Record<'queued' | 'processing' | 'pending', number>> {
       // Not a pipeline: in a cluster the buckets live on different shards, and ioredis sends these to each.
+      // Processing is not counted by the scripts: it is what `running` holds less the pending jobs.
       const rows = await Promise.all(
-        keys.allBuckets().map((b) => redis.hmget(b.stats, 'queued', 'processing', 'pending')),
+        keys
+          .allBuckets()
+          .map((b) => Promise.all([redis.hmget(b.stats, 'queued', 'pending'), redis.zcard(b.running)])),
       );
       const totals = { queued: 0, processing: 0, pending: 0 };
-      for (const [queued, processing, pending] of rows) {
+      for (const [[queued, pending], running] of rows) {
         totals.queued += Number(queued ?? 0);
-        totals.processing += Number(processing ?? 0);
         totals.pending += Number(pending ?? 0);
+        totals.processing += Math.max(0, running - Number(pending ?? 0));
       }
       return totals;
     },

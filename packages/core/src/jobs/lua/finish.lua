@@ -11,7 +11,7 @@
 -- Returns {1, previous status, campaign done} | {0, status or ''}
 local id, to, now, ttl, tenant = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local camp = campaignKeys(13)
-local r = redis.call('HMGET', KEYS[1], 'status', 'tenant', 'campaign_index', 'callback_url', 'campaign_id')
+local r = redis.call('HMGET', KEYS[1], 'status', 'tenant', 'campaign_index', 'callback_url', 'campaign_id', 'inputs')
 local st = r[1]
 if not st then
   -- A campaign job without a record has not started; it can be cancelled, or fail before it started (e.g. its
@@ -44,17 +44,17 @@ end
 count(KEYS[2], camp, st, to, id, r[3])
 inflight(KEYS[3], r[2], -1)
 redis.call('ZREM', KEYS[4], id)
-redis.call('HSET', KEYS[1], 'status', to, 'finished_at', now)
-if #ARGV >= 15 then redis.call('HSET', KEYS[1], unpack(ARGV, 14)) end
-if to == 'completed' then redis.call('HSET', KEYS[1], 'progress', '100') end
+-- One write: the end, the caller's fields, and 100 % for a completed job (a failed one keeps how far it got).
+local set = { 'status', to, 'finished_at', now }
+if to == 'completed' then set[5], set[6] = 'progress', '100' end
+for i = 14, #ARGV do set[#set + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(set))
 -- Nothing of the request that is not needed any more stays (zero data retention, SPEC §9).
-redis.call('HDEL', KEYS[1], 'callback_url', 'inputs', 'worker')
+if (r[4] and r[4] ~= '') or (r[6] and r[6] ~= '') then redis.call('HDEL', KEYS[1], 'callback_url', 'inputs') end
 redis.call('EXPIRE', KEYS[1], ttl)
 if ARGV[10] ~= '' then redis.call('ZADD', KEYS[6], ARGV[11], ARGV[10]) end
-if ARGV[12] ~= '' then
-  redis.call('LPUSH', KEYS[7], ARGV[12])
-  redis.call('LTRIM', KEYS[7], 0, 199)
-end
+-- The last 200 or so samples (trimmed now and then rather than on every push).
+if ARGV[12] ~= '' and redis.call('LPUSH', KEYS[7], ARGV[12]) > 250 then redis.call('LTRIM', KEYS[7], 0, 199) end
 -- What the tenant used this month (GET /v1/user/details): jobs that ran, and GPU time.
 if st ~= 'queued' then
   if redis.call('HINCRBY', KEYS[12], 'jobs', 1) == 1 then redis.call('EXPIRE', KEYS[12], ARGV[13]) end

@@ -8,6 +8,5 @@ if r[1] ~= 'processing' then return 0 end
 count(KEYS[2], camp, 'processing', 'pending', ARGV[1], r[2])
 redis.call('HSET', KEYS[1], 'status', 'pending', 'progress', '0')
 if #ARGV >= 4 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
-redis.call('HDEL', KEYS[1], 'worker')
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return 1

@@ -26,10 +26,14 @@ local function campaignKeys(at)
   }
 end
 
+-- The live states the bucket's stats hash counts. Processing is not among them: it is the `running` set less
+-- the pending jobs (both already kept), so a job's start and end cost one counter write fewer each.
+local COUNTED = { queued = true, pending = true }
+
 -- Moves one job between states in every counter that tracks it, and in its campaign's status index.
 local function count(stats, camp, from, to, id, idx)
-  if from and LIVE[from] then incr(stats, from, -1) end
-  if to and LIVE[to] then incr(stats, to, 1) end
+  if from and COUNTED[from] then incr(stats, from, -1) end
+  if to and COUNTED[to] then incr(stats, to, 1) end
   if camp then
     if from then incr(camp.hash, from, -1) end
     if to then incr(camp.hash, to, 1) end
