@@ -39,6 +39,10 @@ const PATHS = {
   bigChunked: '/sdk-bad/huge-chunked-e05a.png',
   hang: '/sdk-bad/never-answers-91bd.png',
   unreachable: '/sdk-bad/nobody-home-48ce.png',
+  gif: '/sdk-bad/animated-5e3b.gif',
+  wide: '/sdk-bad/panorama-a09f.png',
+  truncated: '/sdk-bad/cut-short-14c2.png',
+  redirect: '/sdk-bad/moved-d6f8.png',
 } as const;
 const HTML =
   '<!doctype html><html><head><title>My profile</title></head><body><img src="me.png"></body></html>';
@@ -68,8 +72,15 @@ describe('the official client: input images that are not images, unreachable or 
       .png()
       .toBuffer();
     expect(big.length).toBeGreaterThan(MAX_BYTES);
+    const face = await testImage('png', 64, 80);
+    const gif = await sharp(face).gif().toBuffer();
+    // 4100 pixels wide, yet a few hundred bytes: too large a picture, not too large a file.
+    const wide = await sharp({ create: { width: 4100, height: 8, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
+    expect(wide.length).toBeLessThan(MAX_BYTES);
     images = await startImageServer({
-      [PATHS.face]: serve(await testImage('png', 64, 80), 'image/png'),
+      [PATHS.face]: serve(face, 'image/png'),
       [PATHS.html]: serve(HTML, 'text/html; charset=utf-8'),
       [PATHS.htmlAsPng]: serve(HTML, 'image/png'),
       [PATHS.htmlLogo]: serve(HTML, 'text/html'),
@@ -79,6 +90,13 @@ describe('the official client: input images that are not images, unreachable or 
         res.writeHead(200, { 'content-type': 'image/png' });
         for (let i = 0; i < big.length; i += 1024) res.write(big.subarray(i, i + 1024));
         res.end();
+      },
+      [PATHS.gif]: serve(gif, 'image/gif'),
+      [PATHS.wide]: serve(wide, 'image/png'),
+      [PATHS.truncated]: serve(face.subarray(0, Math.floor(face.length * 0.6)), 'image/png'),
+      // A redirect to a perfectly good image: refused all the same (the target is never vetted otherwise).
+      [PATHS.redirect]: (_req, res) => {
+        res.writeHead(302, { location: PATHS.face }).end();
       },
       [PATHS.hang]: (_req, res) =>
         new Promise<void>((resolve) => hung.push(() => (res.destroy(), resolve()))),
@@ -149,6 +167,20 @@ describe('the official client: input images that are not images, unreachable or 
         sdkBody.lock(url, 'on a pier', { profile_id: profileId }),
       );
       expectInputInvalid(err, 'input_image', /not an image/i, url);
+    }
+  });
+
+  it('fails a lock whose input_image is a GIF, too many pixels wide, cut short, or a redirect, saying which', async () => {
+    const cases: Array<[string, RegExp]> = [
+      [PATHS.gif, /gif.*only PNG, JPEG and WebP/],
+      [PATHS.wide, /4100×8 pixels; at most 4096×4096/],
+      [PATHS.truncated, /does not decode|not an image/],
+      [PATHS.redirect, /302.*redirects are not followed/],
+    ];
+    for (const [path, reason] of cases) {
+      const url = images.at(path);
+      const err = await failing('identity/lock/image/v1', sdkBody.lock(url, 'x', { profile_id: profileId }));
+      expectInputInvalid(err, 'input_image', reason, url);
     }
   });
 
