@@ -247,6 +247,47 @@ describe('the official client: every identity call with a profile, on input imag
     expect(distinct(dress, otherPerson, otherClothing)).toBe(3);
   });
 
+  it('places the caller’s prompt at {{ user_prompt }} for the profile of the client’s own docstring example', async () => {
+    const ip = await clientFor('sdk-identity-slot');
+    // ImagePipeline's client documents its profiles with this template (a Jinja-style slot).
+    const profile = await ip.post(
+      '/profiles/v1',
+      sdkBody.createProfile('Brand Model', {
+        prompt_template: '{{ user_prompt }}, Caucasian woman, 20s, blue eyes',
+        seed_strategy: 'fixed',
+        fixed_seed: 42,
+        width: 256,
+        height: 256,
+        steps: 2,
+      }),
+    );
+    const profile_id = profile.profile_id as string;
+    const [generated, locked, swapped] = await Promise.all([
+      ip.submitAndPoll('generate/image/v1', sdkBody.generateImage('sunset over tokyo', { profile_id })),
+      ip.submitAndPoll(
+        'identity/lock/image/v1',
+        sdkBody.lock(images.at(IMAGES.faceA), 'at a night market', { profile_id }),
+      ),
+      ip.submitAndPoll(
+        'identity/faceswap/image/v1',
+        sdkBody.faceswap(images.at(IMAGES.faceB), images.at(IMAGES.sceneA), { profile_id }),
+      ),
+    ]);
+    expect(generated.status).toMatchObject({
+      status: 'completed',
+      seed: 42,
+      prompt: 'sunset over tokyo, Caucasian woman, 20s, blue eyes',
+      // The client's default webp: this profile pins no format.
+      result_mime_type: 'image/webp',
+    });
+    expect(locked.status).toMatchObject({
+      status: 'completed',
+      prompt: 'at a night market, Caucasian woman, 20s, blue eyes',
+    });
+    // No caller prompt: the slot's separator goes with it.
+    expect(swapped.status).toMatchObject({ status: 'completed', prompt: 'Caucasian woman, 20s, blue eyes' });
+  });
+
   it('composites generate.image’s logo_url bottom-right, 12 % of the width, 3 % margin, changing nothing else', async () => {
     const ip = await clientFor('sdk-identity-logo');
     const profile_id = await createProfile(ip);
