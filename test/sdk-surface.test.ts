@@ -237,6 +237,24 @@ describe('the official client’s RateLimitError on a tiny write budget', () => 
     expect(await ip.get(`/generate/image/v1/status/${first.job_id}`)).toMatchObject({ status: 'queued' });
     expect(await api.deps.jobs.inFlight(tenant)).toBe(2);
   });
+
+  it('answers CONCURRENT_JOBS_EXCEEDED with a Retry-After the client reads too', async () => {
+    // Another API on the same Redis, with room for one job in flight per tenant.
+    const capped = await startApi('story-sdk-429-inflight', { TENANT_MAX_JOBS_IN_FLIGHT: '1' }, api.services);
+    try {
+      const ip = sdkClient(capped.baseUrl, await capped.keyFor('sdk-in-flight'));
+      const body = sdkBody.generateImage('one at a time');
+      await ip.submit('generate/image/v1', body);
+      const err = await rejection(ip.submit('generate/image/v1', body));
+      expect(err).toBeInstanceOf(SdkRateLimitError);
+      const limited = err as SdkRateLimitError;
+      expect(limited.answer.headers['retry-after']).toMatch(/^\d+$/);
+      expect(limited.retryAfter).toBeGreaterThanOrEqual(1);
+      expectSpecError(limited.answer, 'CONCURRENT_JOBS_EXCEEDED');
+    } finally {
+      await capped.close();
+    }
+  });
 });
 
 describe('the official client against a deployment whose only backend is a1111', () => {
