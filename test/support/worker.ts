@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Registry, createRedis, createRegistry } from '@castforge/core';
+import { type Logger, type Registry, createRedis, createRegistry } from '@castforge/core';
 import { WorkerConfig } from '../../apps/worker/src/config';
 import { type InferenceBackend } from '../../apps/worker/src/inference/inference-backend';
 import { createWorkerPool, type WorkerPool } from '../../apps/worker/src/pool';
@@ -32,20 +32,25 @@ export interface WorkerHarness {
 export async function startWorker(
   services: TestServices,
   env: Record<string, string> = {},
-  overrides: { backend?: InferenceBackend } = {},
+  overrides: {
+    backend?: InferenceBackend;
+    /** Where the pool logs (a test that reads its lines); silent otherwise. */
+    logger?: Logger;
+  } = {},
 ): Promise<WorkerHarness> {
   const config = WorkerConfig.parse({
     WORKER_ID: `test-${Math.random().toString(36).slice(2, 8)}`,
     ...workerEnv(services, env),
   });
-  const logger = testLogger('worker');
+  const { logger: ownLogger, ...poolOverrides } = overrides;
+  const logger = ownLogger ?? testLogger('worker');
   const redis = createRedis(services.redisTarget, 'worker', logger);
   const subscriber = createRedis(services.redisTarget, 'subscriber', logger);
   const registry = createRegistry('worker');
   const pool = await createWorkerPool(
     config,
     { redis, subscriber, mongo: services.mongo, logger, registry },
-    overrides,
+    poolOverrides,
   );
   await pool.start();
   return {
