@@ -16,6 +16,7 @@ import { type WorkerHarness, startWorker } from './worker';
 export interface ComfyStack {
   api: ApiHarness;
   stub: ComfyStub;
+  /** The worker pool; a story may close it and put another in its place (it is closed with the stack). */
   worker: WorkerHarness;
   images: ImageServer;
   /** The templates folder the worker reads. */
@@ -48,15 +49,23 @@ export async function startComfyStack(
     closers.push(() => stub.close());
     const images = await startImageServer();
     closers.push(() => images.close());
-    const worker = await startWorker(api.services, {
-      INFERENCE_BACKEND: 'comfyui',
-      INFERENCE_URLS: stub.url,
-      COMFYUI_WORKFLOWS_DIR: folder.dir,
-      INPUT_ALLOW_LOOPBACK: 'true',
-      ...options.workerEnv,
-    });
-    closers.push(() => worker.close());
-    return { api, stub, worker, images, templates: folder.dir, close };
+    const stack: ComfyStack = {
+      api,
+      stub,
+      images,
+      templates: folder.dir,
+      worker: await startWorker(api.services, {
+        INFERENCE_BACKEND: 'comfyui',
+        INFERENCE_URLS: stub.url,
+        COMFYUI_WORKFLOWS_DIR: folder.dir,
+        INPUT_ALLOW_LOOPBACK: 'true',
+        ...options.workerEnv,
+      }),
+      close,
+    };
+    // Whichever worker the stack holds by then: a story may replace it (another templates folder).
+    closers.push(() => stack.worker.close());
+    return stack;
   } catch (err) {
     await close();
     throw err;
