@@ -15,6 +15,8 @@ import {
 } from '@castforge/testkit/comfyui-stack';
 import { type ComfyStub } from '@castforge/testkit/comfyui-stub';
 import { serve, testImage } from '@castforge/testkit/image-server';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import supertest from 'supertest';
 import { promptIdOf } from '../apps/worker/src/inference/comfyui/comfyui-backend';
@@ -181,5 +183,39 @@ describe('the shipped ComfyUI templates, end to end with a fixed-seed profile', 
     ]);
     expect(b.equals(a)).toBe(true);
     expect(stack.stub.historyIds()).toEqual([]);
+  });
+
+  it('the README’s lock example (“Running with ComfyUI”, step 3), as written, runs to a completed job', async () => {
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Running with ComfyUI'));
+    const profileBody = /-d '(\{"name":"Keeper".*?\})'\n/.exec(section)?.[1];
+    const lockBody = /identity\/lock\/image\/v1 .*\n -d "(\{.*?\})"\n/.exec(section)?.[1];
+    if (!profileBody || !lockBody)
+      throw new Error('README: the lock example’s profile or job body was not found');
+
+    const created = await supertest(stack.api.server)
+      .post('/profiles/v1')
+      .set('X-API-Key', key)
+      .set('Content-Type', 'application/json')
+      .send(profileBody);
+    expect(created.status).toBe(201);
+    const job = JSON.parse(
+      lockBody
+        .replaceAll('\\"', '"')
+        .replace('$PROFILE', created.body.profile_id as string)
+        .replace(/https:\/\/example\.com\/[^"]+/, stack.images.at('/faces/keeper.png')),
+    ) as Record<string, unknown>;
+    const { job_id: jobId } = await submitJob(stack.api, key, '/identity/lock/image/v1', job);
+
+    const done = await endOf(stack.api, key, '/identity/lock/image/v1', jobId);
+    expect(done).toMatchObject({ status: 'completed', seed: 42 });
+    const prompt = promptSent(stack.stub, promptIdOf(jobId));
+    expect(prompt['11']!.inputs).toMatchObject({
+      sampler_name: 'ddpm',
+      scheduler: 'karras',
+      steps: 30,
+      cfg: 4.5,
+    });
+    expect(prompt['6']!.inputs.image).toBe(face.toString('base64'));
   });
 });
