@@ -110,6 +110,18 @@ export function stubNodeCatalogue(): Record<string, StubNodeInfo> {
       },
       ['IMAGE'],
     ),
+    node(
+      'ImageCompositeMasked',
+      {
+        destination: link('IMAGE'),
+        source: link('IMAGE'),
+        x: INT(0, 16384, 0),
+        y: INT(0, 16384, 0),
+        resize_source: ['BOOLEAN', { default: false }],
+      },
+      ['IMAGE'],
+      { optional: { mask: link('MASK') } },
+    ),
     node('SaveImage', { images: link('IMAGE'), filename_prefix: ['STRING', { default: 'ComfyUI' }] }, [], {
       outputNode: true,
     }),

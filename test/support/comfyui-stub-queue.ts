@@ -51,6 +51,8 @@ export interface BootDeps {
   nextScript(): ComfyStubScript;
   released(): Promise<void>;
   saveFile(name: string): void;
+  /** Told of every image frame sent, whether or not a socket was there to take it. */
+  sentImage(promptId: string, png: Buffer): void;
 }
 
 export function bootComfy(deps: BootDeps): Boot {
@@ -91,6 +93,7 @@ export function bootComfy(deps: BootDeps): Boot {
         stepMs: deps.stepMs,
         send: sendJson,
         sendImage(target, png, meta, legacy) {
+          deps.sentImage(meta.promptId, png);
           const socket = target === undefined ? undefined : state.sockets.get(target);
           const targets = target === undefined ? [...state.sockets.values()] : socket ? [socket] : [];
           for (const { ws, flags } of targets)

@@ -51,6 +51,8 @@ export interface ComfyStub {
   uploads: string[];
   savedFiles: string[];
   views: string[];
+  /** The image of every image frame the output nodes sent, with its prompt id: what a client received. */
+  images: Array<{ promptId: string; png: Buffer }>;
   /** POST /interrupt calls: the prompt_id named (if any) and the prompt actually interrupted (or null). */
   interrupts: Array<{ promptId?: string; hit: string | null }>;
   queueDeletes: string[];
@@ -89,6 +91,7 @@ export async function startComfyStub(options: ComfyStubOptions = {}): Promise<Co
     uploads: [] as string[],
     savedFiles: [] as string[],
     views: [] as string[],
+    images: [] as ComfyStub['images'],
     interrupts: [] as ComfyStub['interrupts'],
     queueDeletes: [] as string[],
     historyDeletes: [] as string[],
@@ -112,6 +115,7 @@ export async function startComfyStub(options: ComfyStubOptions = {}): Promise<Co
       },
       released: () => held,
       saveFile: (name) => record.savedFiles.push(name),
+      sentImage: (promptId, png) => record.images.push({ promptId, png }),
     });
   let current = boot();
 

@@ -68,17 +68,33 @@ export interface WorkerProcess {
   child: ChildProcess;
   /** Resolves with the exit code (or 128+ when killed by a signal). */
   exited: Promise<number>;
+  /** What the process wrote to stderr so far; only collected when spawned with `{ captureStderr: true }`. */
+  stderr(): string;
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
 /**
  * A real worker process (apps/worker/dist, built by `npm test` before jest runs), for tests that kill it.
+ * `captureStderr` keeps what it writes there (a start-up failure's message) for `stderr()`.
  */
-export function spawnWorker(services: TestServices, env: Record<string, string> = {}): WorkerProcess {
+export function spawnWorker(
+  services: TestServices,
+  env: Record<string, string> = {},
+  options: { captureStderr?: boolean } = {},
+): WorkerProcess {
   const script = path.resolve(__dirname, '../../apps/worker/dist/index.js');
   const child = spawn(process.execPath, [script], {
     env: { ...process.env, ...workerEnv(services, env) },
-    stdio: ['ignore', 'ignore', process.env.TEST_LOG_LEVEL ? 'inherit' : 'ignore'],
+    stdio: [
+      'ignore',
+      'ignore',
+      options.captureStderr ? 'pipe' : process.env.TEST_LOG_LEVEL ? 'inherit' : 'ignore',
+    ],
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    if (process.env.TEST_LOG_LEVEL) process.stderr.write(chunk);
   });
   const exited = new Promise<number>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 137 : 1))),
@@ -86,6 +102,7 @@ export function spawnWorker(services: TestServices, env: Record<string, string> 
   return {
     child,
     exited,
+    stderr: () => stderr,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
