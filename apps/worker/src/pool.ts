@@ -157,6 +157,12 @@ export async function createWorkerPool(
     },
   });
   const processor = createJobProcessor({
+    runElsewhere: async (operation) => {
+      for (const [id, beat] of await liveWorkers(redis, keys, 60_000)) {
+        if (id !== config.WORKER_ID && beat.operations?.includes(operation)) return true;
+      }
+      return false;
+    },
     backend,
     scheduler,
     jobs,

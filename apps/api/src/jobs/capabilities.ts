@@ -36,18 +36,22 @@ export function createCapabilities(deps: { redis: Redis; keys: RedisKeys; cacheM
     return ops;
   };
 
-  const operations = async (): Promise<Map<string, Set<string>>> => {
-    if (cached && Date.now() - cached.at < cacheMs) return cached.ops;
+  const operations = async (fresh = false): Promise<Map<string, Set<string>>> => {
+    if (!fresh && cached && Date.now() - cached.at < cacheMs) return cached.ops;
     loading ??= load().finally(() => (loading = undefined));
     return loading;
   };
+  const runs = (ops: Map<string, Set<string>>, operation: OperationName) =>
+    ops.has(operation) || (ops.size === 0 && operation === 'generate');
 
   return {
     operations,
     /** `loc` says where the operation was named: the path of a job's route, or a campaign's body. */
     async require(operation: OperationName, loc: (string | number)[] = ['path', 'operation']): Promise<void> {
-      const ops = await operations();
-      if (ops.has(operation) || (ops.size === 0 && operation === 'generate')) return;
+      if (runs(await operations(), operation)) return;
+      // Refused only on what the heartbeats say now: a worker that started a moment ago counts.
+      const ops = await operations(true);
+      if (runs(ops, operation)) return;
       // The rest of ImagePipeline's surface is 501 until a backend declares it (e.g. a ComfyUI template).
       if (SURFACE.has(operation)) {
         throw new AppError(

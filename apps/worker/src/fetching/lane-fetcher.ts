@@ -28,7 +28,9 @@ export type Outcome =
   | { kind: 'dropped' }
   | { kind: 'failed'; message: string }
   | { kind: 'retry'; error: Error }
-  | { kind: 'handback' };
+  | { kind: 'handback' }
+  /** Another live worker runs this job's operation and this one does not: back in the lane a little later. */
+  | { kind: 'elsewhere'; delayMs: number };
 
 export class LockLostError extends Error {
   override name = 'LockLostError';
@@ -263,6 +265,12 @@ export function createLaneFetcher(deps: {
           case 'handback':
             await item.job.moveToWait(item.token);
             await bringForward(item, Date.now());
+            return null;
+          case 'elsewhere':
+            // Delayed (no attempt counted) rather than put back at the head, where this worker would take it
+            // again at once; the lane's other jobs go on meanwhile.
+            await item.job.moveToDelayed(Date.now() + outcome.delayMs, item.token);
+            await bringForward(item, Date.now() + outcome.delayMs);
             return null;
         }
         if (Array.isArray(raw) && raw[0]) return asFetched(item.bucket, item.lane, item.token, raw);

@@ -10,7 +10,7 @@ import {
   pickSeed,
   resolveGeneration,
 } from '@castforge/core';
-import { JobPayload, mimeTypeByFormat, operationRoutes } from '@castforge/schemas';
+import { JobPayload, type OperationName, mimeTypeByFormat, operationRoutes } from '@castforge/schemas';
 import { type InputFetcher, fetchInputImages } from '../inputs/input-image';
 import { type PromptEnhancer } from '../prompts/prompt-enhancer';
 import { compositeLogo } from '../results/logo';
@@ -24,6 +24,8 @@ import { type Classified, JobFailure, classify } from './failures';
 import { type PlanJob } from './plan';
 
 export interface ProcessorDeps {
+  /** Whether a live worker other than this one declares `operation` (its heartbeat, SPEC §12). */
+  runElsewhere: (operation: OperationName) => Promise<boolean>;
   backend: InferenceBackend;
   scheduler: FairScheduler;
   jobs: JobStore;
@@ -124,9 +126,14 @@ export function createJobProcessor(deps: ProcessorDeps) {
       const plan = await deps.plan(ref, payload.data);
       endpoint = operationRoutes[plan.operation];
       if (!deps.backend.operations.has(plan.operation)) {
+        // A fleet whose workers run different operations (a rolling deploy of a new ComfyUI template): the
+        // job waits for one that runs it, and fails only when no live worker does any more.
+        if (await deps.runElsewhere(plan.operation)) {
+          return { kind: 'elsewhere', delayMs: 500 + Math.floor(Math.random() * 1000) };
+        }
         throw new JobFailure(
           'INPUT_INVALID',
-          `this worker's backend (${deps.backend.name}) does not run ${plan.operation}`,
+          `no live worker runs ${plan.operation} (this worker's backend, ${deps.backend.name}, does not)`,
         );
       }
       const spec = catalog[plan.operation];
@@ -136,8 +143,10 @@ export function createJobProcessor(deps: ProcessorDeps) {
       const sealed = payload.data.kind === 'single' && payload.data.inputs ? await sealedInputs(ref) : {};
       const urls = { ...plan.images, ...sealed };
       const images = await fetchInputImages(deps.inputs, urls, control.signal);
-      const logo = images.logo_url;
-      delete images.logo_url;
+      // A logo the worker composites onto the result is not the backend's; one the operation itself takes
+      // (branding-logo, branding-template) is one of its input images.
+      const logo = spec.compositesLogo ? images.logo_url : undefined;
+      if (spec.compositesLogo) delete images.logo_url;
 
       // The caller's prompt, rewritten before the join when asked (SPEC §12); a failure only warns.
       const input = { ...plan.input };
@@ -207,7 +216,7 @@ export function createJobProcessor(deps: ProcessorDeps) {
         lease.release();
       }
       metrics.inference.observe(inferenceMs / 1000);
-      if (logo && spec.compositesLogo) {
+      if (logo) {
         inference = await compositeLogo(inference, logo).catch((err: unknown) => {
           throw new JobFailure(
             'INPUT_INVALID',

@@ -118,7 +118,8 @@ export interface ResolvedGeneration {
   adapter?: Adapter;
   /**
    * Fields the request sent with a value other than the one the profile pins, which the profile's value
-   * replaced (not named in override_profile): what a job's `warnings` can tell the caller.
+   * replaced (not named in override_profile). Not a job warning: it is the documented precedence (SPEC §3),
+   * and a client that always sends its own defaults (the official SDK) would get one on every job.
    */
   pinnedOver: PinnableField[];
 }

@@ -62,7 +62,8 @@ if st ~= 'queued' then
   if ms > 0 then redis.call('HINCRBY', KEYS[12], 'gpu_ms', ms) end
 end
 if to == 'cancelled' then
-  if (st == 'processing' or st == 'pending') and ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], id) end
+  -- Every live job: a queued one may already be held by a worker fetching its input images.
+  if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], id) end
   -- A single job's request waits in BullMQ until a worker reaches it and drops it: its data goes now (§9).
   if not camp and redis.call('HEXISTS', KEYS[11], 'data') == 1 then
     redis.call('HSET', KEYS[11], 'data', '{"kind":"cancelled"}')
