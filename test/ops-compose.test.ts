@@ -92,3 +92,47 @@ describe('docker-compose.yml, profile ops', () => {
     );
   });
 });
+
+describe('docker-compose.cluster.yml, the Redis Cluster variant', () => {
+  interface ClusterService extends Service {
+    depends_on?: Record<string, { condition: string }>;
+    entrypoint?: string[];
+  }
+  // Compose's `!override` replaces a merged value instead of adding to it; here it is read as a plain map.
+  const override = { tag: '!override', collection: 'map' as const, resolve: (value: unknown) => value };
+  const cluster = parse(read('docker-compose.cluster.yml'), { customTags: [override], merge: true }) as {
+    services: Record<string, ClusterService>;
+  };
+  const nodes = [1, 2, 3, 4, 5, 6].map((n) => `redis-${n}`);
+
+  it('runs six cluster nodes and makes them one cluster of three masters with a replica each', () => {
+    for (const name of nodes) {
+      const command = cluster.services[name]!.command!;
+      expect(command.join(' ')).toMatch(
+        /--cluster-enabled yes .*--appendonly yes .*--maxmemory-policy noeviction/,
+      );
+    }
+    const init = cluster.services['redis-cluster-init']!;
+    expect(Object.keys(init.depends_on!).sort()).toEqual(nodes);
+    expect(init.command!.join(' ')).toMatch(
+      /redis-cli --cluster create \$\$nodes --cluster-replicas 1 --cluster-yes/,
+    );
+    // The single Redis no longer starts.
+    expect(cluster.services.redis!.profiles).toEqual(['single-redis']);
+  });
+
+  it('points the API and the workers at cluster nodes that exist, after the cluster is made', () => {
+    for (const app of ['api', 'worker']) {
+      const service = cluster.services[app]!;
+      const named = service.environment!.REDIS_CLUSTER_NODES!.split(',').map((n) => n.split(':')[0]!);
+      for (const node of named) expect(nodes).toContain(node);
+      expect(service.environment!.REDIS_WAIT_REPLICAS).toBe('1');
+      expect(service.depends_on).toEqual({
+        mongo: { condition: 'service_healthy' },
+        'redis-cluster-init': { condition: 'service_completed_successfully' },
+      });
+      // The base file's services it overrides exist there.
+      expect(compose.services[app]).toBeDefined();
+    }
+  });
+});
