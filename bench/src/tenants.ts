@@ -26,6 +26,8 @@ const TenantsOptions = z.object({
   BENCH_DRAIN_TIMEOUT: z.coerce.number().int().min(10).default(900),
   /** Jobs of a warm-up tenant before each run's idle snapshot. */
   BENCH_WARMUP_JOBS: z.coerce.number().int().min(0).default(200),
+  /** Each N is run this many times, the shapes' order alternating; the verdicts take the medians. */
+  BENCH_ROUNDS: z.coerce.number().int().min(1).max(9).default(3),
   /** Where result folders go: /dev/shm when present (see support/result-root.ts). */
   BENCH_RESULT_ROOT: ResultRoot,
   BENCH_REDIS: RedisChoice,
@@ -74,14 +76,16 @@ async function main() {
     );
     const runs: ShapeRun[] = [];
     for (const n of options.BENCH_TENANTS) {
-      for (const shape of SHAPES) {
-        step(`${shape}, N=${n}: starting a worker process`);
-        const run = await bench.runShape(n, shape);
-        runs.push(run);
-        step(
-          `${shape}, N=${n}: drain ${run.drained ? `${run.drainSeconds.toFixed(1)} s` : 'NOT finished'}, ` +
-            `connections ${run.idle.connections} → ${run.peakConnections} (peak), load ${run.loadavg[0]!.toFixed(2)}`,
-        );
+      for (let round = 0; round < options.BENCH_ROUNDS; round++) {
+        for (const shape of round % 2 ? [...SHAPES].reverse() : SHAPES) {
+          step(`${shape}, N=${n}, round ${round + 1}: starting a worker process`);
+          const run = { ...(await bench.runShape(n, shape)), round };
+          runs.push(run);
+          step(
+            `${shape}, N=${n}: drain ${run.drained ? `${run.drainSeconds.toFixed(1)} s` : 'NOT finished'}, ` +
+              `connections ${run.idle.connections} → ${run.peakConnections} (peak), load ${run.loadavg[0]!.toFixed(2)}`,
+          );
+        }
       }
     }
     print("\nPer run (connections: the worker process's TCP connections to Redis, from /proc; RSS: VmRSS):");
@@ -114,6 +118,7 @@ async function main() {
         endpoints: options.BENCH_ENDPOINTS,
         imageMs: options.BENCH_IMAGE_MS,
         warmupJobs: options.BENCH_WARMUP_JOBS,
+        rounds: options.BENCH_ROUNDS,
         redis: options.BENCH_REDIS,
       },
       verdicts: list,

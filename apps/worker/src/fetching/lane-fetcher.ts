@@ -32,6 +32,9 @@ export type Outcome =
   /** Another live worker runs this job's operation and this one does not: back in the lane a little later. */
   | { kind: 'elsewhere'; delayMs: number };
 
+/** Lane checks run beside the fetching at most this many at once. */
+const MAX_LANE_CHECKS = 8;
+
 export class LockLostError extends Error {
   override name = 'LockLostError';
 }
@@ -46,7 +49,7 @@ interface Held {
 }
 
 /** How many lanes one PICK claims; the fetcher serves them one job each, in order. */
-const PICK_COUNT = 4;
+const PICK_COUNT = 8;
 /** Heads of the buckets' ready indexes are re-read at least this often. */
 const HEADS_REFRESH_MS = 1000;
 
@@ -213,23 +216,46 @@ export function createLaneFetcher(deps: {
     return asFetched(bucket, lane, token, raw);
   };
 
-  const next = async (): Promise<FetchedJob | null> => {
+  let checking = 0;
+  /** Whether the lane is idle (and leaves the ready set) is not needed to go on: checked beside the fetching. */
+  const checkAside = async (target: { bucket: number; lane: string }) => {
+    checking += 1;
+    const checked = laneCheck(target.bucket, target.lane)
+      .catch((err: unknown) =>
+        deps.logger.warn({ lane: target.lane, err: (err as Error).message }, 'lane check failed'),
+      )
+      .finally(() => (checking -= 1));
+    if (checking >= MAX_LANE_CHECKS) await checked;
+  };
+
+  /**
+   * Up to `room` jobs from the next lanes in turn, fetched at once: with many tenants of one job each, every
+   * lane costs a round trip, and one after the other they would leave the GPUs waiting.
+   */
+  const next = async (room: number): Promise<FetchedJob[]> => {
     for (let tries = 0; tries < 16 && !closing; tries++) {
-      let target = plan.shift();
-      if (!target) {
+      if (!plan.length) {
         if (Date.now() - headsAt > HEADS_REFRESH_MS) await refreshHeads();
         const bucket = dueBucket();
-        if (bucket === undefined) return null;
+        if (bucket === undefined) return [];
         const lanes = await pick(bucket);
         plan = lanes.map((lane) => ({ bucket, lane }));
-        target = plan.shift();
-        if (!target) continue;
+        if (!plan.length) continue;
       }
-      const item = await fetchFrom(target.bucket, target.lane);
-      if (item) return item;
-      await laneCheck(target.bucket, target.lane);
+      const targets = plan.splice(0, Math.max(1, room));
+      const fetched = await Promise.allSettled(targets.map((t) => fetchFrom(t.bucket, t.lane)));
+      const items: FetchedJob[] = [];
+      let failure: Error | undefined;
+      for (const [i, outcome] of fetched.entries()) {
+        if (outcome.status === 'rejected') failure ??= outcome.reason as Error;
+        else if (outcome.value) items.push(outcome.value);
+        else await checkAside(targets[i]!);
+      }
+      // Jobs fetched beside a failed fetch are run, not left to stall; the failure is reported after.
+      if (items.length) return items;
+      if (failure) throw failure;
     }
-    return null;
+    return [];
   };
 
   /** Only this lane is known to have work: ask BullMQ for its next job in the same call that settles one. */
@@ -375,11 +401,9 @@ export function createLaneFetcher(deps: {
           await sleep(1000);
           continue;
         }
-        const item = await next();
-        if (item) {
-          void runChain(item);
-          continue;
-        }
+        const items = await next(deps.capacity - chains);
+        for (const item of items) void runChain(item);
+        if (items.length) continue;
         const due = Math.min(...heads) - Date.now();
         await sleep(Math.max(20, Math.min(HEADS_REFRESH_MS, Number.isFinite(due) ? due : HEADS_REFRESH_MS)));
         if (Date.now() - headsAt > HEADS_REFRESH_MS / 2) await refreshHeads();

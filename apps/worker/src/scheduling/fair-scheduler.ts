@@ -47,6 +47,9 @@ function takeNext(
  * lane. So one tenant's 50,000 queued jobs take turns with another tenant's single job instead of running
  * ahead of it.
  */
+/** Tenants whose last turn the scheduler remembers beyond those waiting now. */
+const REMEMBERED = 256;
+
 export function createFairScheduler(endpoints: Endpoint[], perEndpoint: number) {
   const inFlight = endpoints.map(() => 0);
   const maxSeen = endpoints.map(() => 0);
@@ -89,7 +92,17 @@ export function createFairScheduler(endpoints: Endpoint[], perEndpoint: number) 
       waiter.cleanup();
       inFlight[index]! += 1;
       maxSeen[index] = Math.max(maxSeen[index]!, inFlight[index]!);
+      // Served order, oldest first (a Map keeps insertion order): tenants served long ago and not waiting are
+      // forgotten, so what the scheduler holds is bounded by the tenants it serves now, not by every tenant
+      // that ever had a job. A forgotten tenant that comes back counts as never served, which it nearly was.
+      lastServed.delete(tenantId);
       lastServed.set(tenantId, ++tick);
+      while (lastServed.size > REMEMBERED) {
+        const oldest = lastServed.keys().next().value!;
+        if (waiting.has(oldest)) break;
+        lastServed.delete(oldest);
+        turns.delete(oldest);
+      }
       let released = false;
       waiter.resolve({
         endpoint: endpoints[index]!,

@@ -23,7 +23,8 @@ export function createLaneQueues(deps: {
   options?: LaneQueueOptions;
   capacity?: number;
 }) {
-  const capacity = deps.capacity ?? 512;
+  // A worker drives few lanes at once (its slots, and the lanes it visits in a second); a Queue is a few KB.
+  const capacity = deps.capacity ?? 64;
   const queues = new Map<string, Queue>();
   /** Lanes with a job in flight here: their Queue is never closed under the job. */
   const holds = new Map<string, number>();
@@ -34,6 +35,9 @@ export function createLaneQueues(deps: {
       prefix: deps.keys.bucket(bucket).bullPrefix,
       // Our scripts set the events cap when a lane gets work; each Queue need not write it again.
       skipMetasUpdate: true,
+      // No INFO per lane: the process's connection was checked when it started, and a lane Queue never blocks
+      // (the version only picks blocking timeouts). A new tenant's lane costs no round trip of its own.
+      skipVersionCheck: true,
       streams: { events: { maxLen: MAX_EVENTS_KEPT } },
       // Read by the backend's moveToActive and moveStalledJobsToWait, as a Worker's options would be.
       ...(deps.options && {
