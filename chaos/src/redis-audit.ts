@@ -8,7 +8,7 @@ import { type Redis } from 'ioredis';
  * Layout read here (packages/core/src/jobs/keys.ts, prefix P = REDIS_PREFIX): every tenant's keys live in its
  * bucket, under `P:{bN}:` (one Redis Cluster hash slot per bucket); the webhook deliveries under `P:{wh}:`.
  *   counters   P:{bN}:inflight (hash tenant → jobs not terminal; a tenant's field goes at zero),
- *              P:{bN}:stats (hash queued/processing/pending) — summed over the buckets
+ *              P:{bN}:stats (hash queued/pending; processing is P:{bN}:running less pending) — summed over the buckets
  *   permanent  the per-bucket and deployment singletons of PERMANENT below: bounded by the number of
  *              buckets, never by tenants, lanes or jobs (an idle lane's keys are removed)
  *   scheduled  a campaign's live state (P:{bN}:camp:<id> and its :st:*, :profiles, :scenes), kept without a

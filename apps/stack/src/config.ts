@@ -1,4 +1,4 @@
-import { envFields, parseEnv, resultStoreEnvFields } from '@castforge/core';
+import { envFields, envFlag, parseEnv, resultStoreEnvFields } from '@castforge/core';
 import { z } from 'zod';
 
 export const StackConfig = z.object({
@@ -19,8 +19,8 @@ export const StackConfig = z.object({
    * Local development admits loopback URLs for input images and callbacks (an image server or a webhook
    * receiver on this machine) unless these are set; docker-compose and the apps themselves default to false.
    */
-  INPUT_ALLOW_LOOPBACK: z.enum(['true', 'false']).default('true'),
-  CALLBACK_ALLOW_LOOPBACK: z.enum(['true', 'false']).default('true'),
+  INPUT_ALLOW_LOOPBACK: envFlag.default(true),
+  CALLBACK_ALLOW_LOOPBACK: envFlag.default(true),
 });
 export type StackConfig = z.infer<typeof StackConfig>;
 

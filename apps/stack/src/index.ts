@@ -98,10 +98,10 @@ async function main() {
     REDIS_URL: config.REDIS_URL,
     API_KEYS: apiKeys,
     DATA_DIR: config.DATA_DIR,
-    INPUT_ALLOW_LOOPBACK: config.INPUT_ALLOW_LOOPBACK,
-    CALLBACK_ALLOW_LOOPBACK: config.CALLBACK_ALLOW_LOOPBACK,
+    INPUT_ALLOW_LOOPBACK: String(config.INPUT_ALLOW_LOOPBACK),
+    CALLBACK_ALLOW_LOOPBACK: String(config.CALLBACK_ALLOW_LOOPBACK),
   };
-  if (config.INPUT_ALLOW_LOOPBACK === 'true' || config.CALLBACK_ALLOW_LOOPBACK === 'true') {
+  if (config.INPUT_ALLOW_LOOPBACK || config.CALLBACK_ALLOW_LOOPBACK) {
     say(
       'local development: input image and callback URLs on this machine are admitted ' +
         '(INPUT_ALLOW_LOOPBACK / CALLBACK_ALLOW_LOOPBACK=false to refuse them as a deployment does)',

@@ -166,7 +166,13 @@ export async function createWorkerPool(
     backend,
     scheduler,
     jobs,
-    plan: createPlanner({ profiles, campaigns, sealer }),
+    plan: createPlanner({
+      profiles,
+      campaigns,
+      sealer,
+      campaignCancelled: async (tenantId, campaignId) =>
+        (await redis.hget(keys.forTenant(tenantId).campaign(campaignId), 'is_cancelled')) === '1',
+    }),
     sealer,
     inputs: createInputFetcher(inputFetcherOptionsOf(config)),
     enhancer: createPromptEnhancer({ ...promptEnhancerOptionsOf(config), logger }),

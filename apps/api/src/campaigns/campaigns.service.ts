@@ -63,8 +63,8 @@ export interface CampaignDeps {
 
 /**
  * Campaigns (SPEC §7): one request runs scenes across a roster. The request is validated whole before any
- * job exists; then the campaign is recorded and its jobs are enqueued in bulk (1000 per BullMQ addBulk),
- * each carrying only its campaign and index. A campaign's jobs are ordinary jobs for status, cancel and
+ * job exists; then the campaign is recorded and its jobs are enqueued in chunks of 1000 under a lease
+ * (campaign-enqueue.ts), each carrying only its campaign and index. A campaign's jobs are ordinary jobs for status, cancel and
  * webhooks.
  */
 export function createCampaignService(deps: CampaignDeps) {
@@ -105,7 +105,6 @@ export function createCampaignService(deps: CampaignDeps) {
     };
   };
 
-  /** While the campaign is live its Redis hash is the whole view (one read); afterwards MongoDB. */
   /**
    * The roster's input image URLs (and the scenes' logos) vetted as a single job's are, never fetched here;
    * every bad one is reported, by where it is. Returns each roster entry's images, sealed (SPEC §9), by
@@ -157,6 +156,7 @@ export function createCampaignService(deps: CampaignDeps) {
     });
   };
 
+  /** While the campaign is live its Redis hash is the whole view (one read); afterwards MongoDB. */
   const get = async (tenantId: string, campaignId: string): Promise<Campaign> => {
     const [live, rates] = await Promise.all([state.read(tenantId, campaignId), deps.estimator.rates()]);
     if (live) return toCampaign({ live }, rates);

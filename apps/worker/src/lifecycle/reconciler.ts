@@ -37,7 +37,7 @@ export function createReconciler(deps: {
 
   const reconcileBucket = async (bucket: number) => {
     const b = deps.keys.bucket(bucket);
-    const lock = `${b.tag}:reconciling`;
+    const lock = b.reconciling;
     if (!(await deps.redis.set(lock, deps.workerId, 'PX', 30_000, 'NX'))) return;
     try {
       const ids = await deps.redis.zrangebyscore(
@@ -90,6 +90,10 @@ export function createReconciler(deps: {
           // Its worker died: the lane's stall check moves it back (or fails it past the stall limit).
           const moved = await deps.queues.get(bucket, lane).getBackend().moveStalledJobsToWait();
           if (moved.length) reconciled.inc({ reason: 'stalled' }, moved.length);
+        } else {
+          // Held and running (a long job): looked at again after the others, so 200 long jobs of a bucket
+          // never hide an orphan behind them. XX: an entry FINISH removed meanwhile is not brought back.
+          await deps.redis.zadd(b.running, 'XX', Date.now(), jobId);
         }
       }
     } finally {

@@ -25,6 +25,8 @@ export function createPlanner(deps: {
   profiles: ProfileCache;
   campaigns: Pick<CampaignRepository, 'spec'>;
   sealer: Pick<Sealer, 'open'>;
+  /** Whether a campaign was cancelled (its live state in Redis). */
+  campaignCancelled: (tenantId: string, campaignId: string) => Promise<boolean>;
 }): PlanJob {
   const pinned = async (tenantId: string, profileId: string, version: number) => {
     const doc = await deps.profiles.get(tenantId, profileId, version);
@@ -58,6 +60,13 @@ export function createPlanner(deps: {
     const images: Record<string, string | string[]> = {};
     if (typeof logo === 'string') images.logo_url = logo;
     const profileIndex = Math.floor(payload.i / perProfile);
+    if (spec.roster_images || input.enhance_prompt === true) {
+      // Cancelling a campaign ends its waiting jobs by count; a job still on its way here would otherwise
+      // fetch its face and call the enhancer before START drops it.
+      if (await deps.campaignCancelled(ref.tenantId, payload.c)) {
+        throw new JobFailure('CANCELLED', `campaign ${payload.c} was cancelled`);
+      }
+    }
     if (spec.roster_images) {
       // Present until the campaign ends; a job still starting after that has nothing to run on.
       const sealed = spec.roster_images[profileIndex];

@@ -106,6 +106,12 @@ describe('the job store: single jobs', () => {
       expect(await bullJob(tenant, jobId)).not.toHaveProperty('data');
       expect(await kit.store.inFlight(tenant)).toBe(2);
       expect(await services.redis.hget(b(tenant).stats, 'queued')).toBe(queuedBefore);
+
+      // The same MULTI re-sent after its reply was lost (ioredis re-sends unanswered commands): refused again,
+      // never a CONFLICT that the producer would take for its own accepted job (a 202 for a job that is not).
+      const resent = await kit.submit(tenant, { jobId, maxInFlight: 2 }).catch((err: unknown) => err);
+      expect((resent as AppError).code).toBe('CONCURRENT_JOBS_EXCEEDED');
+      expect(await kit.store.read(tenant, jobId)).toBeNull();
     });
 
     it('of an id that already exists, is refused and leaves the existing job whole (its BullMQ job never expires)', async () => {
@@ -296,6 +302,16 @@ describe('the job store: single jobs', () => {
       expect(JSON.parse((await bullJob(tenant, first.jobId)).data!)).toEqual({ kind: 'cancelled' });
       expect(await kit.store.inFlight(tenant)).toBe(1);
       expect(await start(tenant, first.jobId)).toEqual({ kind: 'terminal', status: 'cancelled' });
+    });
+
+    it("drops the BullMQ request of a cancelled priority job too (it waits in the tenant's .hi lane)", async () => {
+      const tenant = 'cancel-queued-hi';
+      const { jobId } = await kit.submit(tenant, { priority: 7 });
+      expect(JSON.parse((await bullJob(tenant, jobId, 7)).data!)).toMatchObject({ kind: 'single' });
+      expect((await kit.store.cancel(tenant, jobId)).changed).toBe(true);
+      expect(JSON.parse((await bullJob(tenant, jobId, 7)).data!)).toEqual({ kind: 'cancelled' });
+      // Nothing was written under the normal lane's key for it.
+      expect(await bullJob(tenant, jobId)).toEqual({});
     });
 
     it('cancels a processing job and tells the worker holding it on the cancel channel', async () => {

@@ -146,6 +146,7 @@ export function createJobStore(deps: {
         b.laneQueue(lanes.high),
         b.bullJob(bullLane, ref.jobId),
         b.usage(ref.tenantId, monthOf(Date.now())),
+        b.bullJob(lanes.high, ref.jobId),
         ...campaignKeysOf(b, ref),
       ],
       [

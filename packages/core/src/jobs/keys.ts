@@ -85,6 +85,8 @@ export function bucketKeys(prefix: string, bucket: number) {
     results: `${tag}:results`,
     /** What a tenant used in a calendar month (hash: jobs, gpu_ms), kept a few months. */
     usage: (tenantId: string, month: string) => `${tag}:usage:${tenantId}:${month}`,
+    /** Which process is reconciling this bucket (string, expires): one at a time. */
+    reconciling: `${tag}:reconciling`,
     /** Recent inference cost samples (list of "ms:units"), for estimates. */
     durations: `${tag}:durations`,
     /** Live campaigns of this bucket (sorted set: campaign id → 0 while running, forget-at ms once done). */

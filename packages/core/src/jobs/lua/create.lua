@@ -9,8 +9,13 @@ local id, tenant, lane, max, base = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 
 -- The id is taken (a MULTI re-sent after a lost reply, or a job that exists): the BullMQ add that follows sees
 -- the same id and adds nothing, and what exists is left exactly as it is.
-if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[9]) == 1 then return {-1} end
 local current = tonumber(redis.call('HGET', KEYS[6], tenant) or '0')
+if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
+if redis.call('EXISTS', KEYS[9]) == 1 then
+  -- Our own refusal, re-sent after its reply was lost: refused again (no job exists under this id).
+  if redis.call('HGET', KEYS[9], 'refused') == '1' then return {-2, current} end
+  return {-1}
+end
 if max > 0 and current >= max then
   -- Refused: a placeholder under the BullMQ job's key makes the add that follows in the MULTI a no-op (BullMQ
   -- ignores a known id); it goes by itself. Only ever for an id nothing else holds.

@@ -3,15 +3,17 @@
 -- done" (once), the webhook event in the outbox, the result in the expiry index, the inference sample, the
 -- cancel broadcast to the worker holding it. Nothing of that depends on the caller surviving the next line.
 -- KEYS: 1 job, 2 stats, 3 inflight, 4 running, 5 outbox, 6 results, 7 durations, 8 live campaigns,
---       9 lane queue (normal), 10 lane queue (priority), 11 the BullMQ job hash, 12 the tenant's usage this
---       month, 13… the campaign block
+--       9 lane queue (normal), 10 lane queue (priority), 11 the BullMQ job hash (in the normal lane, or in the
+--       lane the reconciler names), 12 the tenant's usage this month, 13 the BullMQ job hash in the priority
+--       lane, 14… the campaign block
 -- ARGV: 1 job id, 2 status, 3 now, 4 retention seconds, 5 tenant ('' = any), 6 campaign index, 7 campaign id,
 --       8 cancel channel, 9 guard ('1': only if the BullMQ job is gone — the reconciler), 10 result key,
 --       11 result expiry (ms), 12 inference sample ('ms:units'), 13 usage retention (s), 14… field/value pairs
 -- Returns {1, previous status, campaign done} | {0, status or ''}
 local id, to, now, ttl, tenant = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local camp = campaignKeys(13)
-local r = redis.call('HMGET', KEYS[1], 'status', 'tenant', 'campaign_index', 'callback_url', 'campaign_id', 'inputs')
+local camp = campaignKeys(14)
+local r = redis.call('HMGET', KEYS[1], 'status', 'tenant', 'campaign_index', 'callback_url', 'campaign_id', 'inputs',
+  'lane')
 local st = r[1]
 if not st then
   -- A campaign job without a record has not started; it can be cancelled, or fail before it started (e.g. its
@@ -65,8 +67,10 @@ if to == 'cancelled' then
   -- Every live job: a queued one may already be held by a worker fetching its input images.
   if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], id) end
   -- A single job's request waits in BullMQ until a worker reaches it and drops it: its data goes now (§9).
-  if not camp and redis.call('HEXISTS', KEYS[11], 'data') == 1 then
-    redis.call('HSET', KEYS[11], 'data', '{"kind":"cancelled"}')
+  local bull = KEYS[11]
+  if r[7] and string.sub(r[7], -3) == '.hi' then bull = KEYS[13] end
+  if not camp and redis.call('HEXISTS', bull, 'data') == 1 then
+    redis.call('HSET', bull, 'data', '{"kind":"cancelled"}')
   end
 end
 

@@ -22,6 +22,10 @@ if redis.call('LLEN', KEYS[8]) > 0 then
   return 'active'
 end
 redis.call('ZREM', KEYS[1], lane)
-if redis.call('ZCARD', KEYS[3]) == 0 then redis.call('DEL', KEYS[2], KEYS[3]) end
+-- The lane's numbering goes too, unless a campaign still counts on it: a campaign lane's head trails its seq
+-- until every job numbered has started (a campaign just created has numbers but no BullMQ job yet).
+local numbering = redis.call('HMGET', KEYS[2], 'seq', 'head')
+local numbered = not numbering[2] or tonumber(numbering[2]) >= tonumber(numbering[1] or '0')
+if numbered and redis.call('ZCARD', KEYS[3]) == 0 then redis.call('DEL', KEYS[2], KEYS[3]) end
 redis.call('DEL', KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16])
 return 'idle'
