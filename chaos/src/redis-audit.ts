@@ -73,7 +73,7 @@ function classOf(name: string): string {
     .replace(/(job|dlv|camp)_[0-9a-f]{16}(-r\d+)?/g, '<$1>')
     .replace(/gen\.[a-z0-9_-]+(\.hi|\.camp)?/g, '<lane>')
     .replace(/:usage:[^:]+:\d{4}-\d{2}$/, ':usage:<tenant>:<month>')
-    .replace(/:idem:[^:]+:[0-9a-f]+$/, ':idem:<key>');
+    .replace(/(^|:)idem:[^:]+:[0-9a-f]+$/, '$1idem:<tenant>:<key>');
 }
 
 const numbers = (hash: Record<string, string>) =>
