@@ -1,19 +1,10 @@
-import { type Redis } from '@castforge/core';
+import { type Redis, scanKeys as scanEveryNode } from '@castforge/core';
 import { type WorkerHarness } from './worker';
 import { waitFor } from './wait';
 import { type ReceivedWebhook } from './webhook-receiver';
 
-/** Every key matching `pattern` (SCAN: only for a test's own prefix). */
-export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found;
-}
+/** Every key matching `pattern` (SCAN of every master on a cluster: only for a test's own prefix). */
+export const scanKeys = (redis: Redis, pattern: string): Promise<string[]> => scanEveryNode(redis, pattern);
 
 /**
  * Waits until nothing an ended job caused is still on its way: every bucket's outbox relayed and no webhook
