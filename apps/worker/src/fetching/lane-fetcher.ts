@@ -46,6 +46,8 @@ interface Held {
   item: FetchedJob;
   controller: AbortController;
   release: () => void;
+  /** Its BullMQ transition is on its way: a lock renewal that fails meanwhile lost nothing. */
+  settling?: boolean;
 }
 
 /** How many lanes one PICK claims; the fetcher serves them one job each, in order. */
@@ -339,6 +341,7 @@ export function createLaneFetcher(deps: {
           outcome = { kind: 'retry', error: err as Error };
         }
         const lost = entry.controller.signal.reason instanceof LockLostError;
+        entry.settling = true;
         const nextJob: FetchedJob | null = lost ? null : await settle(entry.item, outcome);
         held.delete(current.job.id!);
         entry.release();
@@ -369,7 +372,7 @@ export function createLaneFetcher(deps: {
           );
         for (const id of failed) {
           const entry = held.get(id);
-          if (entry && !entry.controller.signal.aborted) {
+          if (entry && !entry.settling && !entry.controller.signal.aborted) {
             deps.logger.warn({ job_id: id, lane }, 'lost the lock of a job; letting it go');
             entry.controller.abort(new LockLostError('this worker lost the job (its lock expired)'));
           }
