@@ -186,6 +186,7 @@ export function createLaneFetcher(deps: {
         bull.stalled,
         bull.id,
         bull.limiter,
+        b.enqueuing,
       ],
       [lane, Date.now(), deps.stalledIntervalMs],
     )) as string;

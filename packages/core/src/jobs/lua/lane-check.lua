@@ -3,7 +3,8 @@
 -- has running jobs (their locks must be checked), or never: an empty lane leaves the index and its keys go, so
 -- what Redis holds does not grow with the tenants that ever used it.
 -- KEYS: 1 ready, 2 lane seq, 3 lane queue, then the lane's BullMQ keys: 4 wait, 5 paused, 6 prioritized,
---       7 delayed, 8 active, 9 meta, 10 events, 11 marker, 12 pc, 13 stalled-check, 14 stalled, 15 id, 16 limiter
+--       7 delayed, 8 active, 9 meta, 10 events, 11 marker, 12 pc, 13 stalled-check, 14 stalled, 15 id, 16 limiter,
+--       17 the bucket's campaigns being enqueued
 -- ARGV: 1 lane, 2 now, 3 revisit ms
 -- Returns 'ready' | 'delayed' | 'active' | 'idle'
 local lane, now = ARGV[1], tonumber(ARGV[2])
@@ -22,10 +23,8 @@ if redis.call('LLEN', KEYS[8]) > 0 then
   return 'active'
 end
 redis.call('ZREM', KEYS[1], lane)
--- The lane's numbering goes too, unless a campaign still counts on it: a campaign lane's head trails its seq
--- until every job numbered has started (a campaign just created has numbers but no BullMQ job yet).
-local numbering = redis.call('HMGET', KEYS[2], 'seq', 'head')
-local numbered = not numbering[2] or tonumber(numbering[2]) >= tonumber(numbering[1] or '0')
-if numbered and redis.call('ZCARD', KEYS[3]) == 0 then redis.call('DEL', KEYS[2], KEYS[3]) end
+-- The lane's numbering goes too, unless a campaign of the bucket is still being enqueued: one just created has
+-- its numbers but maybe no BullMQ job yet, and its queue positions count from them.
+if redis.call('ZCARD', KEYS[3]) == 0 and redis.call('ZCARD', KEYS[17]) == 0 then redis.call('DEL', KEYS[2], KEYS[3]) end
 redis.call('DEL', KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16])
 return 'idle'
