@@ -32,6 +32,7 @@ export * from './webhooks/sealer';
 export * from './webhooks/secrets';
 export * from './webhooks/signing';
 export * from './webhooks/url-guard';
+export * from './webhooks/pinned-request';
 export * from './campaigns/campaign-view';
 export * from './campaigns/campaign.model';
 export * from './campaigns/campaign.repository';

@@ -1,7 +1,10 @@
-import http from 'node:http';
-import https from 'node:https';
-import { type LookupFunction } from 'node:net';
-import { type Resolve, UrlRefusedError, createUrlGuard } from '@castforge/core';
+import {
+  type Resolve,
+  UrlRefusedError,
+  type VettedTarget,
+  createUrlGuard,
+  pinnedRequest,
+} from '@castforge/core';
 import sharp from 'sharp';
 import { type InputImage, abortError } from '../inference/inference-backend';
 import { JobFailure } from '../processors/failures';
@@ -90,27 +93,12 @@ class DownloadError extends Error {
 }
 
 /** GETs `url` from the vetted `address`, reading at most `maxBytes`. */
-function download(
-  target: { url: URL; address: string; family: 4 | 6 },
-  maxBytes: number,
-  signal: AbortSignal,
-): Promise<Buffer> {
-  const { url, address, family } = target;
-  const pinned: LookupFunction = (_hostname, lookupOptions, callback) => {
-    if (lookupOptions.all) callback(null, [{ address, family }]);
-    else callback(null, address, family);
-  };
-  const client = url.protocol === 'https:' ? https : http;
+function download(target: VettedTarget, maxBytes: number, signal: AbortSignal): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const request = client.request(
+    const request = pinnedRequest(
+      target,
       {
-        protocol: url.protocol,
-        hostname: url.hostname.replace(/^\[|\]$/g, ''),
-        port: url.port || undefined,
-        path: `${url.pathname}${url.search}`,
         method: 'GET',
-        lookup: pinned,
-        agent: false,
         signal,
         headers: {
           accept: 'image/png, image/jpeg, image/webp, */*;q=0.1',

@@ -1,6 +1,4 @@
-import http from 'node:http';
-import https from 'node:https';
-import { type LookupFunction } from 'node:net';
+import { type VettedTarget, pinnedRequest } from '@castforge/core';
 
 /** Retry-After in seconds or as an HTTP date (RFC 9110), in milliseconds from now. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
@@ -23,27 +21,16 @@ export interface PostOutcome {
  * verifies the certificate against the URL's host. Redirects are not followed.
  */
 export function postWebhook(
-  target: { url: URL; address: string; family: 4 | 6 },
+  target: VettedTarget,
   headers: Record<string, string>,
   body: string,
   timeoutMs: number,
 ): Promise<PostOutcome> {
-  const { url, address, family } = target;
-  const pinned: LookupFunction = (_hostname, options, callback) => {
-    if (options.all) callback(null, [{ address, family }]);
-    else callback(null, address, family);
-  };
-  const client = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const request = client.request(
+    const request = pinnedRequest(
+      target,
       {
-        protocol: url.protocol,
-        hostname: url.hostname.replace(/^\[|\]$/g, ''),
-        port: url.port || undefined,
-        path: `${url.pathname}${url.search}`,
         method: 'POST',
-        lookup: pinned,
-        agent: false,
         signal: AbortSignal.timeout(timeoutMs),
         headers: {
           ...headers,
