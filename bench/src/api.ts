@@ -2,7 +2,7 @@
  * bench:api (issue #9): submit and status through the real API app (auth, validation, pino at `info` into
  * a file, metrics, idempotency middleware; rate limit off) against bare Express 5 baselines, each server in
  * a process of its own, load from autocannon in a third, in interleaved rounds.
- * Usage: npm run bench:api [-- --rounds=3 --duration=5 --connections=50 --status-jobs=1000]
+ * Usage: npm run bench:api [-- --rounds=3 --duration=5 --connections=50 --status-jobs=1000 --cpu-prof=DIR]
  */
 import { stat } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
@@ -29,6 +29,8 @@ const ApiOptions = z.object({
   BENCH_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(50),
   BENCH_STATUS_JOBS: z.coerce.number().int().min(1).max(100_000).default(1000),
   BENCH_REDIS: RedisChoice,
+  /** A directory: the real API's process writes a V8 CPU profile there when the run ends (node --cpu-prof). */
+  BENCH_CPU_PROF: z.string().min(1).optional(),
   REDIS_URL: envFields.REDIS_URL,
 });
 
@@ -72,7 +74,7 @@ async function main() {
     })());
   const release = cleanUpOnInterrupt(cleanUp);
   try {
-    const ours = await startServerProcess(serverSettings('ours'), logFile);
+    const ours = await startServerProcess(serverSettings('ours'), logFile, options.BENCH_CPU_PROF);
     stops.push(() => ours.stop());
     const bare = await startServerProcess(serverSettings('bare'), '/dev/null');
     stops.push(() => bare.stop());

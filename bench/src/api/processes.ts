@@ -43,11 +43,22 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Forks dist/api/server.js for one side; its stdout (the API's pino log) goes to `logFile`. */
-export async function startServerProcess(settings: ServerSettings, logFile: string): Promise<ServerProcess> {
+/**
+ * Forks dist/api/server.js for one side; its stdout (the API's pino log) goes to `logFile`. With
+ * `cpuProfileDir`, the process runs under `node --cpu-prof` and leaves its profile there when it stops.
+ */
+export async function startServerProcess(
+  settings: ServerSettings,
+  logFile: string,
+  cpuProfileDir?: string,
+): Promise<ServerProcess> {
   const log = await open(logFile, 'a');
   const child = fork(path.join(__dirname, 'server.js'), [JSON.stringify(settings)], {
     stdio: ['ignore', log.fd, 'inherit', 'ipc'],
+    execArgv: [
+      ...process.execArgv,
+      ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProfileDir)}`] : []),
+    ],
   });
   try {
     const ready = await nextMessage<Extract<ServerReport, { type: 'ready' }>>(child, 'ready');
