@@ -11,7 +11,6 @@ import {
   type WebhookOutbox,
   type WebhookSecrets,
   catalog,
-  redactUrl,
 } from '@castforge/core';
 import {
   GENERATE_IMAGE_ENDPOINT,
@@ -21,7 +20,6 @@ import {
 } from '@castforge/schemas';
 import { type Queue } from 'bullmq';
 import express, { type Express } from 'express';
-import { pinoHttp } from 'pino-http';
 import { adminAuthentication } from './admin/admin-auth';
 import { createQueueBoard } from './admin/queue-board';
 import { campaignsRouter } from './campaigns/campaigns.routes';
@@ -36,8 +34,7 @@ import { authenticate } from './http/auth';
 import { compose } from './http/compose';
 import { errorHandler, notFoundHandler } from './http/errors';
 import { jsonBody } from './http/json-body';
-import { httpMetrics } from './http/metrics';
-import { echoRequestId, requestIdFor } from './http/request-context';
+import { observeRequests } from './http/observe';
 import { type Idempotency } from './idempotency/idempotency';
 import { createRateLimits } from './limits/rate-limit';
 import { type JobMetrics } from './ops/job-metrics';
@@ -80,27 +77,29 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('trust proxy', deps.config.TRUST_PROXY);
 
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req) => requestIdFor(req as express.Request),
-      customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug',
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: redactUrl(req.url),
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      wrapSerializers: false,
-    }),
-  );
-  app.use(echoRequestId);
-  app.use(httpMetrics(deps.registry));
+  app.use(observeRequests(app, deps));
 
   const limits = createRateLimits(deps);
+  const guard = compose(limits.authentication(authenticate(deps.keys)), limits.perKey);
+  const body = jsonBody(deps.config.MAX_BODY_BYTES);
+  // Every operation of the job catalog at its route, with the same submit, status and cancel. First: these are
+  // the hot paths (a submit or a poll walks no other route's layers), and they parse their own bodies.
+  for (const [operation, spec] of Object.entries(catalog)) {
+    app.use(
+      spec.route,
+      jobsRouter(operation as OperationName, spec.route, {
+        submit: deps.submit,
+        jobs: deps.jobs,
+        view: deps.view,
+        idempotency: deps.idempotency,
+        guard,
+        body,
+        onSubmitted: (endpoint) => deps.metrics.submitted.inc({ endpoint }),
+        onCancelled: (endpoint) => deps.metrics.ended.inc({ endpoint, outcome: 'cancelled' }),
+      }),
+    );
+  }
+
   app.use(['/healthz', '/readyz', '/metrics', '/openapi.json'], limits.publicRoutes);
   const openapi = buildOpenApiDocument({ serverUrl: deps.config.PUBLIC_BASE_URL, version: '0.1.0' });
   app.get('/openapi.json', (_req, res) => {
@@ -124,7 +123,6 @@ export function createApp(deps: AppDeps): Express {
     );
   }
 
-  const guard = compose(limits.authentication(authenticate(deps.keys)), limits.perKey);
   // Before the body parser: what these answer never depends on the body (an upload is multipart).
   app.use(
     surfaceRouter({
@@ -134,24 +132,8 @@ export function createApp(deps: AppDeps): Express {
       gpuCostPerSecondUsd: deps.config.GPU_COST_PER_SECOND_USD,
     }),
   );
-  app.use(jsonBody(deps.config.MAX_BODY_BYTES));
+  app.use(body);
   app.use('/profiles/v1', profilesRouter(deps.profiles, guard));
-  // Every operation of the job catalog at its route, with the same submit, status and cancel.
-  for (const [operation, spec] of Object.entries(catalog)) {
-    app.use(
-      spec.route,
-      jobsRouter(operation as OperationName, spec.route, {
-        submit: deps.submit,
-        jobs: deps.jobs,
-        view: deps.view,
-        idempotency: deps.idempotency,
-        guard,
-        onSubmitted: (endpoint) => deps.metrics.submitted.inc({ endpoint }),
-        onCancelled: (endpoint) => deps.metrics.ended.inc({ endpoint, outcome: 'cancelled' }),
-      }),
-    );
-  }
-
   app.use(
     '/campaigns/v1',
     campaignsRouter({

@@ -10,7 +10,6 @@ export function authenticate(keys: KeyStore): RequestHandler {
     const principal = await keys.authenticate(key);
     if (!principal) throw new AppError('UNAUTHORIZED', 'unknown API key');
     req.principal = principal;
-    req.log = req.log.child({ tenant_id: principal.tenantId });
     next();
   };
 }

@@ -2,7 +2,7 @@ import { AppError, type Logger, invalidParameters, isDependencyOutage } from '@c
 import { type ErrorCode, type ErrorResponse, httpStatusByCode, issuesToDetail } from '@castforge/schemas';
 import { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { ZodError } from 'zod';
-import { requestIdOf } from './request-context';
+import { requestIdFor } from './request-context';
 
 /** body-parser's error types, mapped to the SPEC §8 table. */
 const BODY_PARSER_ERRORS: Record<string, () => AppError> = {
@@ -59,7 +59,7 @@ export function sendError(req: Request, res: Response, error: AppError) {
     error_code: error.code,
     message: error.message,
     detail: error.detail,
-    request_id: requestIdOf(req),
+    request_id: req.id ?? requestIdFor(req),
   };
   res.status(httpStatusByCode[error.code]).set(error.headers).json(body);
 }
@@ -69,7 +69,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) return next(err);
     const error = toAppError(err);
-    const log = (req.log as Logger | undefined) ?? logger;
+    const log = req.id ? req.log : logger;
     if (error.code === 'INTERNAL_ERROR') log.error({ err }, 'unhandled error');
     else if (error.code === 'SERVICE_UNAVAILABLE')
       log.warn({ err: (err as Error).message }, 'dependency unavailable');

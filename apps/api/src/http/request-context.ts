@@ -1,5 +1,5 @@
 import { AppError, type Principal, newRequestId } from '@castforge/core';
-import { type NextFunction, type Request, type Response } from 'express';
+import { type Request } from 'express';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -34,13 +34,4 @@ export function pathIdFrom(
   const id = String(req.params[param]);
   if (!shape.safeParse(id).success) throw new AppError('NOT_FOUND', `${noun} ${id} not found`);
   return id;
-}
-
-/** pino-http's id, which genReqId always makes a string. */
-export const requestIdOf = (req: Request): string =>
-  typeof req.id === 'string' ? req.id : JSON.stringify(req.id);
-
-export function echoRequestId(req: Request, res: Response, next: NextFunction) {
-  res.setHeader('X-Request-Id', requestIdOf(req));
-  next();
 }

@@ -12,6 +12,8 @@ export interface JobRouteDeps {
   view: JobView;
   idempotency: Idempotency;
   guard: RequestHandler;
+  /** The JSON body parser: job routes come before the app's own (they are the hot paths). */
+  body: RequestHandler;
   onSubmitted(endpoint: string): void;
   onCancelled(endpoint: string): void;
 }
@@ -27,6 +29,7 @@ export function jobsRouter(operation: OperationName, route: string, deps: JobRou
 
   router.post(
     '/',
+    deps.body,
     deps.guard,
     idempotentCreate(
       deps.idempotency,
@@ -45,7 +48,7 @@ export function jobsRouter(operation: OperationName, route: string, deps: JobRou
 
   // The script that cancels also tells the worker holding the job, drops the request waiting in BullMQ, and
   // records the job.cancelled event and the campaign's counts: nothing here can be left half done.
-  router.post('/cancel/:job_id', deps.guard, async (req, res) => {
+  router.post('/cancel/:job_id', deps.body, deps.guard, async (req, res) => {
     const tenantId = requireTenant(req);
     const jobId = jobIdFrom(req);
     const outcome = await deps.jobs.cancel(tenantId, jobId);

@@ -12,8 +12,7 @@ import express from 'express';
 import { ApiConfig } from '../config';
 import { compose } from '../http/compose';
 import { errorHandler } from '../http/errors';
-import { pinoHttp } from 'pino-http';
-import { echoRequestId, requestIdFor } from '../http/request-context';
+import { observeRequests } from '../http/observe';
 import { createRateLimits } from './rate-limit';
 
 const freePort = () =>
@@ -52,7 +51,7 @@ describe('rate limits while Redis is away', () => {
     });
     const limits = createRateLimits({ redis, config, registry });
     const app = express();
-    app.use(pinoHttp({ logger, genReqId: (req) => requestIdFor(req as express.Request) }), echoRequestId);
+    app.use(observeRequests(app, { logger, registry }));
     // Our own seam: every request is the same authenticated key.
     const signedIn: express.RequestHandler = (req, _res, next) => {
       req.principal = { tenantId: 'outage', keyId: 'key_outage', keyName: 'outage' };
