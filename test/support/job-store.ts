@@ -18,7 +18,6 @@ import {
 } from '@castforge/core';
 import { GENERATE_JOB_NAME, type JobPayload } from '@castforge/schemas';
 import { Job } from 'bullmq';
-import { type ChainableCommander } from 'ioredis';
 
 export const STORE_RETENTION_SECONDS = 600;
 
@@ -84,7 +83,7 @@ export function jobStoreKit(redis: Redis, prefix: string, buckets = 16): JobStor
         },
         options.maxInFlight ?? 0,
         {
-          transaction: async () => (await queue.getBackend().client).multi() as unknown as ChainableCommander,
+          transaction: () => queues.transaction(queue, ['jobCreate']),
           add: (multi) => {
             void new Job(
               queue,

@@ -9,7 +9,6 @@ import {
 } from '@castforge/core';
 import { GENERATE_JOB_NAME, type JobPayload } from '@castforge/schemas';
 import { Job } from 'bullmq';
-import { type ChainableCommander } from 'ioredis';
 
 /**
  * The API's side of a job: its status record and its BullMQ job are written in ONE transaction, so no crash
@@ -26,7 +25,7 @@ export function createProducer(deps: { jobs: JobStore; queues: LaneQueues; retry
       const queue = deps.queues.get(bucket, job.lane);
       try {
         const { ahead } = await deps.jobs.submit(job, maxInFlight, {
-          transaction: async () => (await queue.getBackend().client).multi() as unknown as ChainableCommander,
+          transaction: () => deps.queues.transaction(queue, ['jobCreate']),
           add: (multi) => {
             const bullJob = new Job(
               queue,

@@ -186,14 +186,17 @@ export function createJobStore(deps: {
       job: NewJob,
       maxInFlight: number,
       queue: {
-        /** A MULTI on the connection BullMQ uses (its client wraps ours; the scripts exist on both). */
-        transaction: () => Promise<ChainableCommander>;
+        /**
+         * A MULTI on which `jobCreate` and BullMQ's add are defined, and the connection it runs on (a WAIT for
+         * replicas must go on that connection).
+         */
+        transaction: () => Promise<{ multi: ChainableCommander; connection: Redis }>;
         add: (multi: ChainableCommander) => void;
       },
     ): Promise<{ seq: number; ahead: number }> {
       const b = keys.forTenant(job.tenantId);
       const lanes = lanesOf(job.tenantId);
-      const multi = await queue.transaction();
+      const { multi, connection } = await queue.transaction();
       void callScript(
         multi,
         'jobCreate',
@@ -246,7 +249,12 @@ export function createJobStore(deps: {
       }
       // Accepted only once a replica holds it too, when the deployment asks for that (SPEC §14).
       if (deps.durability?.replicas) {
-        await waitForReplicas(redis, b.job(job.jobId), deps.durability.replicas, deps.durability.timeoutMs);
+        await waitForReplicas(
+          connection,
+          b.job(job.jobId),
+          deps.durability.replicas,
+          deps.durability.timeoutMs,
+        );
       }
       return { seq, ahead: ahead ?? 0 };
     },

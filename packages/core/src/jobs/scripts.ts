@@ -53,9 +53,10 @@ export type ScriptRunner = (
 ) => Promise<unknown>;
 
 /** Registers every script on a client (once), so it and its pipelines can run them. */
-export function defineScripts(client: Client): void {
+export function defineScripts(client: Client, only?: readonly ScriptName[]): void {
   const target = client as unknown as Record<string, unknown>;
   for (const [name, lua] of Object.entries(scriptSources())) {
+    if (only && !only.includes(name as ScriptName)) continue;
     if (!target[name]) client.defineCommand(name, { lua });
   }
 }
