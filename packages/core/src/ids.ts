@@ -1,6 +1,22 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 
-const hex16 = () => randomBytes(8).toString('hex');
+/**
+ * Random bytes for ids, read from the CSPRNG 4 KiB at a time rather than 8 or 12 bytes per call: one
+ * synchronous read per ~400 ids instead of one per id (the API draws two per request). Bytes are never
+ * handed out twice.
+ */
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+function randomSlice(size: number): Buffer {
+  if (poolOffset + size > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  poolOffset += size;
+  return pool.subarray(poolOffset - size, poolOffset);
+}
+
+const hex16 = () => randomSlice(8).toString('hex');
 
 export const newProfileId = () => `prof_${hex16()}`;
 export const newJobId = () => `job_${hex16()}`;
@@ -10,9 +26,13 @@ export const newJobIds = (count: number) => {
   return Array.from({ length: count }, (_, i) => `job_${bytes.subarray(i * 8, i * 8 + 8).toString('hex')}`);
 };
 export const newCampaignId = () => `camp_${hex16()}`;
-export const newRequestId = () => randomBytes(12).toString('base64url');
+export const newRequestId = () => randomSlice(12).toString('base64url');
 
-export const sha256Hex = (value: string | Buffer) => createHash('sha256').update(value).digest('hex');
+/** One-shot `crypto.hash` where Node has it (20.12+): no Hash object per call on the request path. */
+export const sha256Hex: (value: string | Buffer) => string =
+  typeof hash === 'function'
+    ? (value) => hash('sha256', value, 'hex')
+    : (value) => createHash('sha256').update(value).digest('hex');
 
 export function safeEqualHex(a: string, b: string): boolean {
   const left = Buffer.from(a, 'hex');

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '@castforge/core';
 import { type Request } from 'express';
 import { type Decision } from './limiter';
 
@@ -38,9 +38,7 @@ export function createAddressBlocks(now: () => number = Date.now) {
 const RECENT_MS = 10 * 60_000;
 
 const credentialOf = (req: Request) =>
-  createHash('sha256')
-    .update(`${req.get('x-api-key') ?? ''}\n${req.get('authorization') ?? ''}`)
-    .digest('base64');
+  sha256Hex(`${req.get('x-api-key') ?? ''}\n${req.headers.authorization ?? ''}`);
 
 /**
  * Digests of the credentials that authenticated in this process in the last 10 minutes. A blocked

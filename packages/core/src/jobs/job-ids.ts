@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /**
  * Campaign and campaign-job ids without a lookup table.
@@ -21,8 +21,14 @@ export const MAX_CAMPAIGN_NUMBER = 2 ** 40 - 1;
 const ROUNDS = 4;
 const HALF = 2 ** 32;
 
+/** SHA-1 one-shot where Node has `crypto.hash` (20.12+): a status read of a job id runs four of these. */
+const sha1Hex: (text: string) => string =
+  typeof hash === 'function'
+    ? (text) => hash('sha1', text, 'hex')
+    : (text) => createHash('sha1').update(text).digest('hex');
+
 function round(key: string, r: number, half: number): number {
-  return parseInt(createHash('sha1').update(`${key}:${r}:${half}`).digest('hex').slice(0, 8), 16);
+  return parseInt(sha1Hex(`${key}:${r}:${half}`).slice(0, 8), 16);
 }
 
 function toHalves(hex: string): [number, number] {
