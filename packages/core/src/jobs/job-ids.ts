@@ -20,6 +20,8 @@ export const INDEX_BITS = 24;
 export const MAX_CAMPAIGN_NUMBER = 2 ** 40 - 1;
 const ROUNDS = 4;
 const HALF = 2 ** 32;
+/** Job ids whose parse is remembered (about 100 B each); past it, all are forgotten at once. */
+const PARSED_KEPT = 10_000;
 
 /** SHA-1 one-shot where Node has `crypto.hash` (20.12+): a status read of a job id runs four of these. */
 const sha1Hex: (text: string) => string =
@@ -69,6 +71,7 @@ export interface CampaignIds {
 
 /** `key` is the deployment's `job-ids` server secret, as hex. */
 export function createCampaignIds(key: string): CampaignIds {
+  const parsed = new Map<string, { n: number; index: number } | null>();
   return {
     campaignId: (n) => `camp_${encrypt(`c${key}`, Math.floor(n / HALF), n % HALF)}`,
     campaignNumber(campaignId) {
@@ -82,11 +85,17 @@ export function createCampaignIds(key: string): CampaignIds {
     jobId: (n, index) =>
       `job_${encrypt(`j${key}`, Math.floor(n / 256), ((n % 256) * 2 ** INDEX_BITS + index) >>> 0)}`,
     parseJobId(jobId) {
+      // A client polls the same ids again and again: the last answers are kept (four SHA-1 rounds each).
+      const known = parsed.get(jobId);
+      if (known !== undefined) return known;
       const match = /^job_([0-9a-f]{16})$/.exec(jobId);
       if (!match) return null;
       const [high, low] = decrypt(`j${key}`, match[1]!);
       const n = high * 256 + Math.floor(low / 2 ** INDEX_BITS);
-      return n >= 1 ? { n, index: low % 2 ** INDEX_BITS } : null;
+      const answer = n >= 1 ? { n, index: low % 2 ** INDEX_BITS } : null;
+      if (parsed.size >= PARSED_KEPT) parsed.clear();
+      parsed.set(jobId, answer);
+      return answer;
     },
   };
 }
