@@ -71,7 +71,8 @@ const levelFor = (status: number) => (status >= 500 ? 'error' : status >= 400 ? 
  * What the API observes of every request, in one middleware with one listener: the request id (echoed as
  * X-Request-Id), `http_request_duration_seconds{method,route,status_code}` with the route as its pattern (so
  * label values stay bounded whatever ids clients send), and a `request completed` line at `error` for 5xx,
- * `info` for 4xx, `debug` otherwise, written only when that level is on.
+ * `info` for 4xx, `debug` otherwise (and `request aborted` at `debug` when the client hung up first), written
+ * only when that level is on.
  */
 export function observeRequests(app: Express, deps: { logger: Logger; registry: Registry }): RequestHandler {
   installRequestAccessors(app, deps.logger);
@@ -92,7 +93,8 @@ export function observeRequests(app: Express, deps: { logger: Logger; registry: 
         seconds,
       );
     }
-    const level = finished ? levelFor(res.statusCode) : 'info';
+    // A client that hangs up before its answer is routine (a load test's end, a timeout): debug, not info.
+    const level = finished ? levelFor(res.statusCode) : 'debug';
     if (!deps.logger.isLevelEnabled(level)) return;
     req.log[level](
       { res: { statusCode: res.statusCode }, responseTime: Math.round(seconds * 1000) },
