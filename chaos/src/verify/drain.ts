@@ -1,10 +1,11 @@
 import { sleep } from '../support/time';
 import { type World } from '../world/world';
-import { queueGauge } from './read-back';
+import { outboxPending, queueGauge } from './read-back';
 
 /**
- * Waits, faults off, until no job is live (queue_jobs on /metrics), no webhook delivery is waiting,
- * and the receiver has been quiet for a second, or the deadline passes. True when it drained.
+ * Waits, faults off, until no job is live (queue_jobs on /metrics), no job or campaign ending waits in an
+ * outbox, no webhook delivery is waiting, and the receiver has been quiet for a second, or the deadline
+ * passes. True when it drained.
  */
 export async function drain(
   world: World,
@@ -18,22 +19,25 @@ export async function drain(
   let lastReport = 0;
   while (Date.now() < deadline) {
     const gauge = await queueGauge(world).catch(() => null);
-    const live = gauge
-      ? [
-          'generate.queued',
-          'generate.pending',
-          'generate.processing',
-          'webhooks.waiting',
-          'webhooks.active',
-          'webhooks.delayed',
-        ].reduce((n, k) => n + (gauge[k] ?? 0), 0)
-      : -1;
+    const outbox = await outboxPending(world);
+    const live =
+      gauge && outbox !== null
+        ? outbox +
+          [
+            'generate.queued',
+            'generate.pending',
+            'generate.processing',
+            'webhooks.waiting',
+            'webhooks.active',
+            'webhooks.delayed',
+          ].reduce((n, k) => n + (gauge[k] ?? 0), 0)
+        : -1;
     const lastDelivery = world.receiver.deliveries.at(-1)?.at ?? 0;
     if (live === 0 && fuzzDone && Date.now() - lastDelivery > 1000) return true;
     if (Date.now() - lastReport > 10_000) {
       lastReport = Date.now();
       step(
-        `draining: ${gauge ? `generate queued ${gauge['generate.queued']}, processing ${gauge['generate.processing']}, pending ${gauge['generate.pending']}; webhooks waiting ${gauge['webhooks.waiting']}, active ${gauge['webhooks.active']}, delayed ${gauge['webhooks.delayed']}` : '/metrics unreadable'}${fuzzDone ? '' : '; fuzzing'}`,
+        `draining: ${gauge ? `outbox ${outbox ?? '?'}; generate queued ${gauge['generate.queued']}, processing ${gauge['generate.processing']}, pending ${gauge['generate.pending']}; webhooks waiting ${gauge['webhooks.waiting']}, active ${gauge['webhooks.active']}, delayed ${gauge['webhooks.delayed']}` : '/metrics unreadable'}${fuzzDone ? '' : '; fuzzing'}`,
       );
     }
     await sleep(500);
