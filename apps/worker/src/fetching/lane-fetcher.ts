@@ -164,32 +164,11 @@ export function createLaneFetcher(deps: {
   };
 
   const laneCheck = async (bucket: number, lane: string) => {
-    const b = buckets[bucket]!;
-    const bull = b.bull(lane);
-    const state = (await callScript(
-      redis,
-      'laneCheck',
-      [
-        b.ready,
-        b.laneSeq(lane),
-        b.laneQueue(lane),
-        bull.wait,
-        bull.paused,
-        bull.prioritized,
-        bull.delayed,
-        bull.active,
-        bull.meta,
-        bull.events,
-        bull.marker,
-        bull.pc,
-        bull['stalled-check'],
-        bull.stalled,
-        bull.id,
-        bull.limiter,
-        b.enqueuing,
-      ],
-      [lane, Date.now(), deps.stalledIntervalMs],
-    )) as string;
+    const state = (await callScript(redis, 'laneCheck', buckets[bucket]!.laneCheckKeys(lane), [
+      lane,
+      Date.now(),
+      deps.stalledIntervalMs,
+    ])) as string;
     if (state === 'active') await maybeCheckStalled(bucket, lane);
     if (state === 'idle') lastStallCheck.delete(`${bucket}|${lane}`);
   };

@@ -54,9 +54,36 @@ export function bucketKeys(prefix: string, bucket: number) {
     for (const type of BULL_TYPES) keys[type] = `${tag}:${lane}:${type}`;
     return keys;
   };
+  const ready = `${tag}:ready`;
+  const laneSeq = (lane: string) => `${tag}:lane:${lane}`;
+  const laneQueue = (lane: string) => `${tag}:laneq:${lane}`;
+  const enqueuing = `${tag}:enqueuing`;
   return {
     bucket,
     tag,
+    /** The KEYS of LANE-CHECK (lane-check.lua) for a lane of this bucket, in its order. */
+    laneCheckKeys: (lane: string) => {
+      const k = bull(lane);
+      return [
+        ready,
+        laneSeq(lane),
+        laneQueue(lane),
+        k.wait,
+        k.paused,
+        k.prioritized,
+        k.delayed,
+        k.active,
+        k.meta,
+        k.events,
+        k.marker,
+        k.pc,
+        k['stalled-check'],
+        k.stalled,
+        k.id,
+        k.limiter,
+        enqueuing,
+      ];
+    },
     /** BullMQ `prefix` of this bucket's lanes: their queues' keys carry the bucket's hash tag too. */
     bullPrefix: tag,
     bull,
@@ -65,14 +92,14 @@ export function bucketKeys(prefix: string, bucket: number) {
     /** Per-job status record (hash): the one thing a status poll reads. */
     job: (jobId: string) => `${tag}:job:${jobId}`,
     /** Per-lane sequence counter (hash: seq): the order of jobs within a lane. */
-    laneSeq: (lane: string) => `${tag}:lane:${lane}`,
+    laneSeq,
     /** Queued single jobs of a lane in the order it serves them (sorted set): a position is one ZRANK. */
-    laneQueue: (lane: string) => `${tag}:laneq:${lane}`,
+    laneQueue,
     /**
      * Lanes that hold any BullMQ job (sorted set, score = when a worker should next visit it): workers pick
      * the lane served least recently, so tenants take turns; empty lanes leave it (and their keys go).
      */
-    ready: `${tag}:ready`,
+    ready,
     /** Jobs by live state in this bucket (hash: queued, processing, pending), for /metrics. */
     stats: `${tag}:stats`,
     /** Jobs not yet ended per tenant (hash: tenant → count), for CONCURRENT_JOBS_EXCEEDED. */
@@ -92,7 +119,7 @@ export function bucketKeys(prefix: string, bucket: number) {
     /** Live campaigns of this bucket (sorted set: campaign id → 0 while running, forget-at ms once done). */
     campaigns: `${tag}:campaigns`,
     /** Campaigns still being enqueued (sorted set: campaign id → lease expiry ms). */
-    enqueuing: `${tag}:enqueuing`,
+    enqueuing,
     /** A campaign's live state (hash): counters per status, flags, what a waiting job's status needs. */
     campaign: (campaignId: string) => `${tag}:camp:${campaignId}`,
     /** Jobs of a campaign that have a record, by status (sorted sets: job id → index). */

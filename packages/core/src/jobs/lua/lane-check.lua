@@ -6,7 +6,7 @@
 --       7 delayed, 8 active, 9 meta, 10 events, 11 marker, 12 pc, 13 stalled-check, 14 stalled, 15 id, 16 limiter,
 --       17 the bucket's campaigns being enqueued
 -- ARGV: 1 lane, 2 now, 3 revisit ms
--- Returns 'ready' | 'delayed' | 'active' | 'idle'
+-- Returns 'ready' | 'delayed' | 'active' | 'numbered' | 'idle'
 local lane, now = ARGV[1], tonumber(ARGV[2])
 if redis.call('LLEN', KEYS[4]) + redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6]) > 0 then
   redis.call('ZADD', KEYS[1], now, lane)
@@ -22,9 +22,14 @@ if redis.call('LLEN', KEYS[8]) > 0 then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), lane)
   return 'active'
 end
+-- The lane's numbering must outlive this visit while a campaign of the bucket is still being enqueued (one just
+-- created has its numbers but maybe no BullMQ job yet, and its queue positions count from them) or single jobs
+-- are still indexed. The lane then stays in the index, to be looked at again after the revisit interval: were it
+-- dropped now, nothing would visit it again and its keys would stay for good.
+if redis.call('ZCARD', KEYS[3]) > 0 or redis.call('ZCARD', KEYS[17]) > 0 then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), lane)
+  return 'numbered'
+end
 redis.call('ZREM', KEYS[1], lane)
--- The lane's numbering goes too, unless a campaign of the bucket is still being enqueued: one just created has
--- its numbers but maybe no BullMQ job yet, and its queue positions count from them.
-if redis.call('ZCARD', KEYS[3]) == 0 and redis.call('ZCARD', KEYS[17]) == 0 then redis.call('DEL', KEYS[2], KEYS[3]) end
-redis.call('DEL', KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16])
 return 'idle'
