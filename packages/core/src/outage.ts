@@ -12,6 +12,7 @@ const OUTAGE_NAMES = new Set([
   'MongoTopologyClosedError',
   'MongoPoolClearedError',
   'MaxRetriesPerRequestError',
+  'OutcomeUnknownError',
 ]);
 
 const OUTAGE_MESSAGES = [
@@ -21,7 +22,19 @@ const OUTAGE_MESSAGES = [
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/,
   /before initial connection is complete/i,
   /Client must be connected/i,
+  // A Redis Cluster moving a slot or electing a master: the request did not run, and a retry will find it.
+  /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|LOADING) /,
+  /^EXECABORT .*(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)/,
 ];
+
+/**
+ * A Redis transaction whose reply says neither that it ran nor that it failed: EXEC answered nothing, or not
+ * the replies it queued (a Redis Cluster failover under the MULTI can do that). The caller must find out
+ * what happened, as after a timeout; if it cannot, the request is a 503 like any outage.
+ */
+export class OutcomeUnknownError extends Error {
+  override name = 'OutcomeUnknownError';
+}
 
 export function isDependencyOutage(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {

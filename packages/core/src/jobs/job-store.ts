@@ -1,6 +1,7 @@
 import { type FailureReasonCode, JobStatusName } from '@castforge/schemas';
 import { type ChainableCommander, type Redis } from 'ioredis';
 import { AppError } from '../errors';
+import { OutcomeUnknownError } from '../outage';
 import { type CampaignIds } from './job-ids';
 import { type JobRecord, recordFromReply, toPairs } from './job-record';
 import { type BucketKeys, CAMPAIGN_STATUS_INDEXES, type RedisKeys, campaignLaneFor, lanesOf } from './keys';
@@ -226,8 +227,11 @@ export function createJobStore(deps: {
       );
       queue.add(multi);
       const results = await multi.exec();
-      const [createErr, reply] = results?.[0] ?? [new Error('the transaction was discarded'), null];
+      const [createErr, reply] = results?.[0] ?? [null, null];
       if (createErr) throw createErr;
+      if (!Array.isArray(reply)) {
+        throw new OutcomeUnknownError(`the submit transaction of ${job.jobId} answered no CREATE reply`);
+      }
       const [seq, ahead] = reply as [number, number?];
       if (seq === -2) {
         throw new AppError(

@@ -1,0 +1,32 @@
+import { OutcomeUnknownError, isDependencyOutage } from './outage';
+
+/** A ReplyError as ioredis makes it: the server's message, verbatim. */
+const reply = (message: string) => Object.assign(new Error(message), { name: 'ReplyError' });
+
+describe('isDependencyOutage', () => {
+  it('is true for what a Redis Cluster answers while a slot moves or a master is elected', () => {
+    for (const message of [
+      'MOVED 7071 127.0.0.1:38623',
+      'ASK 3999 127.0.0.1:7002',
+      'TRYAGAIN Multiple keys request during rehashing of slot',
+      'CLUSTERDOWN The cluster is down',
+      'LOADING Redis is loading the dataset in memory',
+      'EXECABORT Transaction discarded because of previous errors: MOVED 12 127.0.0.1:7001',
+    ]) {
+      expect([message, isDependencyOutage(reply(message))]).toEqual([message, true]);
+    }
+  });
+
+  it('is true for a transaction whose outcome is unknown, and for a cause chain that holds one', () => {
+    expect(isDependencyOutage(new OutcomeUnknownError('no reply'))).toBe(true);
+    expect(isDependencyOutage(new Error('submit failed', { cause: reply('MOVED 1 127.0.0.1:7000') }))).toBe(
+      true,
+    );
+  });
+
+  it('is false for a request Redis refused on its merits', () => {
+    expect(isDependencyOutage(reply('ERR wrong number of arguments for script'))).toBe(false);
+    expect(isDependencyOutage(reply('NOSCRIPT No matching script'))).toBe(false);
+    expect(isDependencyOutage(new TypeError('reply is not iterable'))).toBe(false);
+  });
+});
