@@ -11,10 +11,23 @@ describe('isDependencyOutage', () => {
       'TRYAGAIN Multiple keys request during rehashing of slot',
       'CLUSTERDOWN The cluster is down',
       'LOADING Redis is loading the dataset in memory',
-      'EXECABORT Transaction discarded because of previous errors: MOVED 12 127.0.0.1:7001',
     ]) {
       expect([message, isDependencyOutage(reply(message))]).toEqual([message, true]);
     }
+  });
+
+  it('is true for a MULTI aborted because its commands were refused so, and only then', () => {
+    const aborted = (...previous: Error[]) =>
+      Object.assign(reply('EXECABORT Transaction discarded because of previous errors.'), {
+        previousErrors: previous,
+      });
+    expect(isDependencyOutage(aborted(reply('MOVED 12 127.0.0.1:7001'), reply('CLUSTERDOWN down')))).toBe(
+      true,
+    );
+    expect(isDependencyOutage(aborted(reply('MOVED 12 127.0.0.1:7001'), reply('ERR syntax error')))).toBe(
+      false,
+    );
+    expect(isDependencyOutage(aborted())).toBe(false);
   });
 
   it('is true for a transaction whose outcome is unknown, and for a cause chain that holds one', () => {

@@ -24,8 +24,21 @@ const OUTAGE_MESSAGES = [
   /Client must be connected/i,
   // A Redis Cluster moving a slot or electing a master: the request did not run, and a retry will find it.
   /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|LOADING) /,
-  /^EXECABORT .*(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)/,
 ];
+
+/**
+ * An EXECABORT whose queued commands were refused for an outage (ioredis keeps their errors in
+ * `previousErrors`): the transaction never ran. One refused for a bad command is not an outage.
+ */
+const abortedByOutage = (err: Error): boolean => {
+  const previous = (err as { previousErrors?: unknown }).previousErrors;
+  return (
+    /^EXECABORT/.test(err.message) &&
+    Array.isArray(previous) &&
+    previous.length > 0 &&
+    previous.every((e) => isDependencyOutage(e))
+  );
+};
 
 /**
  * A Redis transaction whose reply says neither that it ran nor that it failed: EXEC answered nothing, or not
@@ -40,6 +53,7 @@ export function isDependencyOutage(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     if (OUTAGE_NAMES.has(e.name)) return true;
     if (OUTAGE_MESSAGES.some((re) => re.test(e.message))) return true;
+    if (abortedByOutage(e)) return true;
   }
   return false;
 }
