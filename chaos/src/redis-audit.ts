@@ -64,6 +64,7 @@ export const AUDIT_SOURCES = [
   'SCAN <P>:* on every master, with TYPE and TTL of every key',
   'ZRANGE <P>:{bN}:campaigns WITHSCORES (which campaigns are done and scheduled to be forgotten)',
   'INFO memory (used_memory)',
+  'XLEN <P>:{bN}:outbox per bucket while draining (endings not yet relayed), summed',
 ];
 
 /** A key's class for the report: what it is, with ids and bucket numbers left out. */
@@ -86,6 +87,18 @@ const sum = (hashes: Record<string, string>[]) => {
   }
   return total;
 };
+
+/**
+ * Job and campaign endings not yet relayed: the entries left in the buckets' outbox streams (the relay deletes
+ * what it carried out). An entry a SIGKILLed worker had read waits there, pending, until another worker's
+ * reclaim takes it over (15 s idle), and /metrics' queue gauge does not count it.
+ */
+export async function outboxPending(redis: Redis, prefix: string, buckets = 16): Promise<number> {
+  const lengths = await Promise.all(
+    Array.from({ length: buckets }, (_, b) => redis.xlen(`${prefix}:{b${b}}:outbox`)),
+  );
+  return lengths.reduce((n, len) => n + len, 0);
+}
 
 /** Reads the counters and classifies every key under `prefix`. Run it on a quiet deployment (after the drain). */
 export async function auditRedis(redis: Redis, prefix: string, buckets = 16): Promise<RedisAudit> {

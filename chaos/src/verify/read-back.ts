@@ -1,5 +1,4 @@
 import { type Campaign, type CampaignJobList, type JobStatus } from '@castforge/schemas';
-import { Redis } from 'ioredis';
 import { type Ledger } from '../load/ledger';
 import { mapLimit } from '../support/pool';
 import { type World } from '../world/world';
@@ -118,42 +117,6 @@ export async function queueGauge(world: World): Promise<Record<string, number> |
     values[`${labels.queue}.${labels.state}`] = Number(m[2]);
   }
   return values;
-}
-
-/**
- * Job and campaign endings not yet relayed: entries left in the buckets' outbox streams (the relay deletes
- * what it carried out). An entry a SIGKILLed worker had read waits there, pending, until another worker's
- * reclaim takes it over (15 s idle), and /metrics' queue gauge does not show it. Null when Redis cannot be read.
- */
-export async function outboxPending(world: World): Promise<number | null> {
-  const redis = new Redis(world.redis.url, {
-    maxRetriesPerRequest: 0,
-    connectTimeout: 1000,
-    lazyConnect: true,
-  });
-  try {
-    await redis.connect();
-    let total = 0;
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(
-        cursor,
-        'MATCH',
-        `${world.prefix}*outbox`,
-        'COUNT',
-        1000,
-        'TYPE',
-        'stream',
-      );
-      cursor = next;
-      for (const key of keys) total += await redis.xlen(key);
-    } while (cursor !== '0');
-    return total;
-  } catch {
-    return null;
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /**
