@@ -11,6 +11,7 @@ describe('isDependencyOutage', () => {
       'TRYAGAIN Multiple keys request during rehashing of slot',
       'CLUSTERDOWN The cluster is down',
       'LOADING Redis is loading the dataset in memory',
+      'Redis did not answer within 2000 ms',
     ]) {
       expect([message, isDependencyOutage(reply(message))]).toEqual([message, true]);
     }

@@ -22,6 +22,7 @@ const OUTAGE_MESSAGES = [
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/,
   /before initial connection is complete/i,
   /Client must be connected/i,
+  /Redis did not answer within/,
   // A Redis Cluster moving a slot or electing a master: the request did not run, and a retry will find it.
   /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|LOADING) /,
 ];

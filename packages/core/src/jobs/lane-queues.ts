@@ -1,5 +1,6 @@
 import { MAX_EVENTS_KEPT } from './job-store';
 import { type RedisKeys } from './keys';
+import { waitForRedis } from '../redis/connection';
 import { type ScriptName, defineScripts } from './scripts';
 import { Queue, type QueueOptions, createIORedisClient } from 'bullmq';
 import { type ChainableCommander, type Redis } from 'ioredis';
@@ -9,23 +10,6 @@ const BULL_ADD_SCRIPTS = /^add(?:Standard|Prioritized|Delayed)Job:/;
 interface BullScript {
   lua: string;
   numberOfKeys: number | null;
-}
-
-/** Resolves once a fail-fast client can take commands; rejects after its connect timeout. */
-function untilReady(client: Redis): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timeoutMs = (client.options as { connectTimeout?: number }).connectTimeout ?? 2000;
-    const timer = setTimeout(() => {
-      client.off('ready', onReady);
-      reject(new Error(`Connection is closed: Redis did not answer in ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    client.once('ready', onReady);
-  });
 }
 
 export interface LaneQueueOptions {
@@ -95,7 +79,8 @@ export function createLaneQueues(deps: {
           client.defineCommand(name, { lua: script.lua, numberOfKeys: script.numberOfKeys ?? undefined });
         }
       }
-      await untilReady(client).catch((err: unknown) => {
+      const connectTimeoutMs = (client.options as { connectTimeout?: number }).connectTimeout ?? 2000;
+      await waitForRedis(client, connectTimeoutMs).catch((err: unknown) => {
         adder = undefined;
         client.disconnect();
         throw err;
