@@ -1,4 +1,4 @@
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Campaign and campaign-job ids without a lookup table.
@@ -23,14 +23,9 @@ const HALF = 2 ** 32;
 /** Job ids whose parse is remembered (about 100 B each); past it, all are forgotten at once. */
 const PARSED_KEPT = 10_000;
 
-/** SHA-1 one-shot where Node has `crypto.hash` (20.12+): a status read of a job id runs four of these. */
-const sha1Hex: (text: string) => string =
-  typeof hash === 'function'
-    ? (text) => hash('sha1', text, 'hex')
-    : (text) => createHash('sha1').update(text).digest('hex');
-
+/** One Feistel round: SHA-1 one-shot (`crypto.hash`); a status read of a job id runs four of these. */
 function round(key: string, r: number, half: number): number {
-  return parseInt(sha1Hex(`${key}:${r}:${half}`).slice(0, 8), 16);
+  return parseInt(hash('sha1', `${key}:${r}:${half}`, 'hex').slice(0, 8), 16);
 }
 
 function toHalves(hex: string): [number, number] {
