@@ -6,12 +6,11 @@
  * path or the image server's host:port. The loggers are the project's (createLogger's redaction included),
  * only pointed at an in-memory stream.
  */
-import { Writable } from 'node:stream';
-import { type Logger, REDACT_PATHS } from '@castforge/core';
 import {
   type ApiHarness,
   type TestServices,
   type WorkerHarness,
+  memoryLogger,
   openServices,
   startApi,
   startWorker,
@@ -19,7 +18,6 @@ import {
 } from '@castforge/testkit';
 import { type ImageServer, serve, startImageServer, testImage } from '@castforge/testkit/image-server';
 import { SdkJobFailedError, sdkBody, sdkClient } from '@castforge/testkit/sdk-client';
-import pino from 'pino';
 
 const PATHS = {
   face: '/logged-inputs/face-31f7.png',
@@ -27,24 +25,6 @@ const PATHS = {
   logo: '/logged-inputs/logo-5a2d.png',
   html: '/logged-inputs/page-7b44.html',
 } as const;
-
-/** A logger like createLogger's, writing its lines into `lines`. */
-function memoryLogger(service: string, lines: string[]): Logger {
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(chunk.toString('utf8'));
-      done();
-    },
-  });
-  return pino(
-    {
-      level: 'trace',
-      base: { service },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    },
-    sink,
-  );
-}
 
 describe('no input URL in the logs of the API or the worker', () => {
   const lines: string[] = [];

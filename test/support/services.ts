@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import {
   type Connection,
   type Logger,
+  REDACT_PATHS,
   type Redis,
   type RedisTarget,
   clusterNodesOf,
@@ -11,6 +13,7 @@ import {
   scanKeys,
   waitForRedis,
 } from '@castforge/core';
+import pino from 'pino';
 
 export interface TestServices {
   /** A MongoDB database of this test file's own. */
@@ -31,6 +34,17 @@ export interface TestServices {
 
 export const testLogger = (name: string): Logger =>
   createLogger({ name, level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+/** A logger like createLogger's (its redaction included) writing each line into `lines`, for tests of the logs. */
+export function memoryLogger(service: string, lines: string[], level = 'trace'): Logger {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return pino({ level, base: { service }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
+}
 
 export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
   // One key per call: in a cluster the keys of a pattern live in many slots.

@@ -3,32 +3,16 @@
  * URL (signatures redacted) and, once authenticated, the tenant; a 2xx writes nothing at info; a 5xx's line
  * is at error. The histogram's route label is the pattern, never the id.
  */
-import { Writable } from 'node:stream';
-import { type Logger, REDACT_PATHS } from '@castforge/core';
-import { type ApiHarness, type TestServices, openServices, startApi } from '@castforge/testkit';
-import pino from 'pino';
+import { type ApiHarness, type TestServices, memoryLogger, openServices, startApi } from '@castforge/testkit';
 import request from 'supertest';
 
-function memoryLogger(lines: Record<string, unknown>[], level: string): Logger {
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
-      done();
-    },
-  });
-  return pino(
-    { level, base: { service: 'api' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
-    sink,
-  );
-}
-
 describe('request log and duration histogram', () => {
-  const lines: Record<string, unknown>[] = [];
+  const lines: string[] = [];
   let services: TestServices;
   let api: ApiHarness;
   let key: string;
   beforeAll(async () => {
-    services = { ...(await openServices('observe')), logger: memoryLogger(lines, 'info') };
+    services = { ...(await openServices('observe')), logger: memoryLogger('api', lines, 'info') };
     api = await startApi('observe', {}, services);
     key = await api.keyFor('observe');
   });
@@ -36,7 +20,10 @@ describe('request log and duration histogram', () => {
     await api?.close();
     await services?.close();
   });
-  const completed = () => lines.filter((line) => line.msg === 'request completed');
+  const completed = () =>
+    lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.msg === 'request completed');
 
   it('writes one info line for a 4xx, with id, URL and tenant, and none for a 2xx at info', async () => {
     lines.length = 0;
@@ -65,7 +52,7 @@ describe('request log and duration histogram', () => {
     });
     expect(written[1]).toMatchObject({ req: { id: unauthenticated.headers['x-request-id'] } });
     expect(written[1]).not.toHaveProperty('tenant_id');
-    expect(JSON.stringify(lines)).not.toContain('secret-signature');
+    expect(lines.join('')).not.toContain('secret-signature');
   });
 
   it('counts requests under their route pattern, never the id in the path', async () => {
