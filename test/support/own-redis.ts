@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { connectMongo, createRedis, waitForRedis } from '@castforge/core';
-import { type TestServices, deleteKeys, testLogger } from './services';
+import { createRedis } from '@castforge/core';
+import { type TestServices, openServices, testLogger } from './services';
 import { waitFor } from './wait';
 
 export interface OwnRedis {
@@ -58,38 +57,21 @@ export async function startOwnRedis(): Promise<OwnRedis> {
 
 /** Services like `openServices`, but on a Redis of the test's own (stopped on close). */
 export async function openServicesOnOwnRedis(name: string): Promise<TestServices & { ownRedis: OwnRedis }> {
-  const mongoUri = process.env.MONGODB_URI;
-  if (!mongoUri) throw new Error('MONGODB_URI is not set: run the tests through jest');
   const ownRedis = await startOwnRedis();
-  const suffix = randomBytes(4).toString('hex');
-  const dbName = `t_${name.replace(/[^a-z0-9]/gi, '_').slice(0, 40)}_${suffix}`;
-  const prefix = `t${suffix}`;
-  const logger = testLogger(name);
-  const mongo = await connectMongo({ uri: mongoUri, dbName, serverSelectionTimeoutMS: 3000, logger });
-  const redis = createRedis(ownRedis.url, 'command', logger);
-  await waitForRedis(redis, 5000);
-  return {
-    mongo,
-    mongoUri,
-    dbName,
-    redis,
+  // Its own single Redis, in every lane (the cluster lane included): what it measures is that server.
+  const services = await openServices(name, {
     redisUrl: ownRedis.url,
-    // Its own single Redis, in every lane (the cluster lane included): what it measures is that server.
     redisTarget: { url: ownRedis.url },
     redisEnv: { REDIS_URL: ownRedis.url },
-    prefix,
-    logger,
+  }).catch(async (err: unknown) => {
+    await ownRedis.stop();
+    throw err;
+  });
+  return {
+    ...services,
     ownRedis,
     async close() {
-      await deleteKeys(redis, `${prefix}:*`).catch(() => undefined);
-      const db = mongo.db;
-      if (db) {
-        for (const collection of await db.collections().catch(() => [])) {
-          await collection.deleteMany({}).catch(() => undefined);
-        }
-      }
-      await mongo.close().catch(() => undefined);
-      redis.disconnect();
+      await services.close();
       await ownRedis.stop();
     },
   };

@@ -68,10 +68,16 @@ export function redisOfEnv(): {
   };
 }
 
-/** Connects to the real Redis and the run's MongoDB with names no other test file uses. */
-export async function openServices(name: string): Promise<TestServices> {
+/**
+ * Connects to the real Redis and the run's MongoDB with names no other test file uses. `ofRedis` replaces
+ * the run's Redis (a test's own server).
+ */
+export async function openServices(
+  name: string,
+  ofRedis: ReturnType<typeof redisOfEnv> = redisOfEnv(),
+): Promise<TestServices> {
   const mongoUri = process.env.MONGODB_URI;
-  const { redisUrl, redisTarget, redisEnv } = redisOfEnv();
+  const { redisUrl, redisTarget, redisEnv } = ofRedis;
   if (!mongoUri)
     throw new Error('MONGODB_URI is not set: run the tests through jest so global-setup starts MongoDB');
   const suffix = randomBytes(4).toString('hex');
