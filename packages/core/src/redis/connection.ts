@@ -1,6 +1,8 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { type Logger } from '../logging/logger';
+// Before any client exists: a command sent again by a Cluster retry keeps its commandTimeout.
+import './command-timeout-fix';
 
 export type { Redis };
 
