@@ -17,6 +17,15 @@ describe('isDependencyOutage', () => {
     }
   });
 
+  it("is true for what ioredis' Cluster client says during a failover", () => {
+    for (const error of [
+      new Error("Cluster isn't ready and enableOfflineQueue options is false"),
+      Object.assign(new Error('Command aborted due to connection close'), { name: 'AbortError' }),
+    ]) {
+      expect([error.message, isDependencyOutage(error)]).toEqual([error.message, true]);
+    }
+  });
+
   it('is true for a MULTI aborted because its commands were refused so, and only then', () => {
     const aborted = (...previous: Error[]) =>
       Object.assign(reply('EXECABORT Transaction discarded because of previous errors.'), {

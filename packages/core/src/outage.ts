@@ -25,6 +25,9 @@ const OUTAGE_MESSAGES = [
   /Redis did not answer within/,
   // A Redis Cluster moving a slot or electing a master: the request did not run, and a retry will find it.
   /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|LOADING) /,
+  // ioredis' Cluster client while it re-reads the slots after a failover, and a command whose node went away.
+  /Cluster isn't ready/,
+  /Command aborted due to connection close/,
 ];
 
 /**

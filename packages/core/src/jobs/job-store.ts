@@ -6,6 +6,7 @@ import { type CampaignIds } from './job-ids';
 import { type JobRecord, recordFromReply, toPairs } from './job-record';
 import { type BucketKeys, CAMPAIGN_STATUS_INDEXES, type RedisKeys, campaignLaneFor, lanesOf } from './keys';
 import { waitForReplicas } from '../redis/connection';
+import { type Transaction } from './lane-queues';
 import { callScript, defineScripts } from './scripts';
 
 export * from './job-record';
@@ -187,17 +188,14 @@ export function createJobStore(deps: {
       job: NewJob,
       maxInFlight: number,
       queue: {
-        /**
-         * A MULTI on which `jobCreate` and BullMQ's add are defined, and the connection it runs on (a WAIT for
-         * replicas must go on that connection).
-         */
-        transaction: () => Promise<{ multi: ChainableCommander; connection: Redis }>;
+        /** A MULTI on which `jobCreate` and BullMQ's add are defined (see LaneQueues.transaction). */
+        transaction: () => Promise<Transaction>;
         add: (multi: ChainableCommander) => void;
       },
     ): Promise<{ seq: number; ahead: number }> {
       const b = keys.forTenant(job.tenantId);
       const lanes = lanesOf(job.tenantId);
-      const { multi, connection } = await queue.transaction();
+      const { multi, connection, retire } = await queue.transaction();
       void callScript(
         multi,
         'jobCreate',
@@ -226,10 +224,14 @@ export function createJobStore(deps: {
         ],
       );
       queue.add(multi);
-      const results = await multi.exec();
+      const results = await multi.exec().catch((err: unknown) => {
+        retire();
+        throw err;
+      });
       const [createErr, reply] = results?.[0] ?? [null, null];
       if (createErr) throw createErr;
       if (!Array.isArray(reply)) {
+        retire();
         throw new OutcomeUnknownError(`the submit transaction of ${job.jobId} answered no CREATE reply`);
       }
       const [seq, ahead] = reply as [number, number?];
@@ -251,14 +253,15 @@ export function createJobStore(deps: {
         });
         throw addErr;
       }
-      // Accepted only once a replica holds it too, when the deployment asks for that (SPEC §14).
+      // Accepted only once a replica holds it too, when the deployment asks for that (SPEC §14). The job is in
+      // either way: a WAIT that fails is answered as one that timed out, with a 202.
       if (deps.durability?.replicas) {
         await waitForReplicas(
           connection,
           b.job(job.jobId),
           deps.durability.replicas,
           deps.durability.timeoutMs,
-        );
+        ).catch(retire);
       }
       return { seq, ahead: ahead ?? 0 };
     },

@@ -5,6 +5,19 @@ import { type ScriptName, defineScripts } from './scripts';
 import { Queue, type QueueOptions, createIORedisClient } from 'bullmq';
 import { type ChainableCommander, type Redis } from 'ioredis';
 
+/** A MULTI that can add a job, the connection it runs on, and a way to give that connection up. */
+export interface Transaction {
+  multi: ChainableCommander;
+  /** A WAIT for replicas must be sent on the connection that made the writes. */
+  connection: Redis;
+  /**
+   * Drops the connection after a transaction on it failed: a Redis Cluster client that sent a MULTI again
+   * (MOVED, a failover) can be left with replies that no longer line up with its commands (a WAIT was seen
+   * answered with an EXECABORT). The next transaction opens a fresh one.
+   */
+  retire: () => void;
+}
+
 /** BullMQ's scripts that add a job (standard, prioritized, delayed), by their versioned command names. */
 const BULL_ADD_SCRIPTS = /^add(?:Standard|Prioritized|Delayed)Job:/;
 interface BullScript {
@@ -95,14 +108,17 @@ export function createLaneQueues(deps: {
      * into each MULTI it makes, and BullMQ defines some sixty on the shared one: that copy was a fifth of a
      * submit's CPU. So adds run on a connection of their own that holds only the scripts an add needs.
      */
-    async transaction(
-      queue: Queue,
-      own: readonly ScriptName[],
-    ): Promise<{ multi: ChainableCommander; connection: Redis }> {
-      const connection = await adderConnection(queue, own);
+    async transaction(queue: Queue, own: readonly ScriptName[]): Promise<Transaction> {
+      const made = adderConnection(queue, own);
+      const connection = await made;
       // BullMQ's wrapper gives the MULTI the `runCommand` its add calls.
       const multi = createIORedisClient(connection).multi();
-      return { multi, connection };
+      const retire = () => {
+        if (adder !== made) return;
+        adder = undefined;
+        connection.disconnect();
+      };
+      return { multi, connection, retire };
     },
 
     get(bucket: number, lane: string): Queue {
