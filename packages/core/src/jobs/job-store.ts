@@ -5,7 +5,7 @@ import { OutcomeUnknownError } from '../outage';
 import { type CampaignIds } from './job-ids';
 import { type JobRecord, recordFromReply, toPairs } from './job-record';
 import { type BucketKeys, CAMPAIGN_STATUS_INDEXES, type RedisKeys, campaignLaneFor, lanesOf } from './keys';
-import { waitForReplicas } from '../redis/connection';
+import { isCluster, waitForReplicas } from '../redis/connection';
 import { type Transaction } from './lane-queues';
 import { callScript, defineScripts } from './scripts';
 
@@ -196,6 +196,10 @@ export function createJobStore(deps: {
       const b = keys.forTenant(job.tenantId);
       const lanes = lanesOf(job.tenantId);
       const { multi, connection, retire } = await queue.transaction();
+      // Only a Cluster client's connection is given up when the transaction fails: one that sent the MULTI again
+      // cannot say which reply is whose. A single server's keeps its replies in step after a timeout, and the
+      // MULTI it queued during a pause still runs (test/lifecycle-lost-replies.test.ts); closing it would drop it.
+      const giveUp = isCluster(connection) ? retire : () => undefined;
       void callScript(
         multi,
         'jobCreate',
@@ -225,13 +229,13 @@ export function createJobStore(deps: {
       );
       queue.add(multi);
       const results = await multi.exec().catch((err: unknown) => {
-        retire();
+        giveUp();
         throw err;
       });
       const [createErr, reply] = results?.[0] ?? [null, null];
       if (createErr) throw createErr;
       if (!Array.isArray(reply)) {
-        retire();
+        giveUp();
         throw new OutcomeUnknownError(`the submit transaction of ${job.jobId} answered no CREATE reply`);
       }
       const [seq, ahead] = reply as [number, number?];
@@ -261,7 +265,7 @@ export function createJobStore(deps: {
           b.job(job.jobId),
           deps.durability.replicas,
           deps.durability.timeoutMs,
-        ).catch(retire);
+        ).catch(giveUp);
       }
       return { seq, ahead: ahead ?? 0 };
     },

@@ -11,9 +11,9 @@ export interface Transaction {
   /** A WAIT for replicas must be sent on the connection that made the writes. */
   connection: Redis;
   /**
-   * Drops the connection after a transaction on it failed: a Redis Cluster client that sent a MULTI again
-   * (MOVED, a failover) can be left with replies that no longer line up with its commands (a WAIT was seen
-   * answered with an EXECABORT). The next transaction opens a fresh one.
+   * Drops the connection; the next transaction opens a fresh one. For a Redis Cluster client whose transaction
+   * failed: one that sent a MULTI again (MOVED, a failover) can be left with replies that no longer line up
+   * with its commands (a WAIT was seen answered with an EXECABORT).
    */
   retire: () => void;
 }
