@@ -91,7 +91,10 @@ describe('the official client’s account(), upload.image and the endpoints cast
     // GPU time is what the two jobs reported (each rounded to the millisecond), and its cost.
     const usage = account.usage as { gpu_seconds: number; cost_usd: number };
     expect(Math.abs(usage.gpu_seconds - inferenceSeconds)).toBeLessThanOrEqual(0.002);
-    expect(usage.cost_usd).toBeCloseTo(usage.gpu_seconds * GPU_COST_PER_SECOND_USD, 6);
+    // Rounded to the micro-dollar: at most half a millionth off (toBeCloseTo(…, 6) refuses exactly half).
+    expect(Math.abs(usage.cost_usd - usage.gpu_seconds * GPU_COST_PER_SECOND_USD)).toBeLessThanOrEqual(
+      5e-7 + 1e-12,
+    );
 
     // Another tenant's account counts none of them.
     const other = sdkClient(api.baseUrl, await api.keyFor('sdk-account-other'));
