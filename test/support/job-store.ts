@@ -83,7 +83,7 @@ export function jobStoreKit(redis: Redis, prefix: string, buckets = 16): JobStor
         },
         options.maxInFlight ?? 0,
         {
-          transaction: () => queues.transaction(queue, ['jobCreate']),
+          transaction: () => queues.transaction(queue),
           add: (multi) => {
             void new Job(
               queue,

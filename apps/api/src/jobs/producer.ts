@@ -25,7 +25,7 @@ export function createProducer(deps: { jobs: JobStore; queues: LaneQueues; retry
       const queue = deps.queues.get(bucket, job.lane);
       try {
         const { ahead } = await deps.jobs.submit(job, maxInFlight, {
-          transaction: () => deps.queues.transaction(queue, ['jobCreate']),
+          transaction: () => deps.queues.transaction(queue),
           add: (multi) => {
             const bullJob = new Job(
               queue,

@@ -18,6 +18,8 @@ export interface Transaction {
   retire: () => void;
 }
 
+/** Our scripts a submit's MULTI runs beside BullMQ's add: the record's CREATE. */
+const SUBMIT_SCRIPTS: readonly ScriptName[] = ['jobCreate'];
 /** BullMQ's scripts that add a job (standard, prioritized, delayed), by their versioned command names. */
 const BULL_ADD_SCRIPTS = /^add(?:Standard|Prioritized|Delayed)Job:/;
 interface BullScript {
@@ -76,16 +78,16 @@ export function createLaneQueues(deps: {
 
   /**
    * The connection adds run on (see `transaction`), made on first use: a duplicate of the shared one (same
-   * options and name) holding our scripts in `own` and BullMQ's add scripts, copied from the shared connection
+   * options and name) holding our SUBMIT_SCRIPTS and BullMQ's add scripts, copied from the shared connection
    * once a Queue has loaded them there.
    */
-  const adderConnection = (queue: Queue, own: readonly ScriptName[]) =>
+  const adderConnection = (queue: Queue) =>
     (adder ??= (async () => {
       const shared = (await queue.getBackend().client) as unknown as Redis;
       const client = deps.redis.duplicate();
       // The shared connection reports outages; a command on this one fails fast and says so itself.
       client.on('error', () => undefined);
-      defineScripts(client, own);
+      defineScripts(client, SUBMIT_SCRIPTS);
       const bullScripts = shared.scriptsSet as Record<string, BullScript>;
       for (const [name, script] of Object.entries(bullScripts)) {
         if (BULL_ADD_SCRIPTS.test(name)) {
@@ -103,13 +105,13 @@ export function createLaneQueues(deps: {
 
   return {
     /**
-     * A MULTI that can add a job to `queue` and run our scripts in `own`, with the connection it runs on (a
+     * A MULTI that can add a job to `queue` and run CREATE (`jobCreate`), with the connection it runs on (a
      * WAIT for replicas must be sent on that connection). ioredis copies every script defined on a connection
      * into each MULTI it makes, and BullMQ defines some sixty on the shared one: that copy was a fifth of a
      * submit's CPU. So adds run on a connection of their own that holds only the scripts an add needs.
      */
-    async transaction(queue: Queue, own: readonly ScriptName[]): Promise<Transaction> {
-      const made = adderConnection(queue, own);
+    async transaction(queue: Queue): Promise<Transaction> {
+      const made = adderConnection(queue);
       const connection = await made;
       // BullMQ's wrapper gives the MULTI the `runCommand` its add calls.
       const multi = createIORedisClient(connection).multi();

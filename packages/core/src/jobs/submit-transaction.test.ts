@@ -80,7 +80,7 @@ describe('the submit transaction', () => {
     const queue = queues.get(keys.forTenant(tenantId).bucket, laneFor(tenantId, 0));
     let retired = 0;
     const jobId = await submit(store, tenantId, async () => ({
-      ...(await queues.transaction(queue, ['jobCreate'])),
+      ...(await queues.transaction(queue)),
       connection: unreachable,
       retire: () => retired++,
     }));
@@ -101,15 +101,15 @@ describe('the submit transaction', () => {
   it('opens a fresh connection for the next transaction once one was given up', async () => {
     const { queues, keys } = setup();
     const queue = queues.get(keys.forTenant('fresh').bucket, laneFor('fresh', 0));
-    const first = await queues.transaction(queue, ['jobCreate']);
-    expect((await queues.transaction(queue, ['jobCreate'])).connection).toBe(first.connection);
+    const first = await queues.transaction(queue);
+    expect((await queues.transaction(queue)).connection).toBe(first.connection);
     first.retire();
-    const next = await queues.transaction(queue, ['jobCreate']);
+    const next = await queues.transaction(queue);
     expect(next.connection).not.toBe(first.connection);
     expect(first.connection.status).toMatch(/end|close/);
     // Retiring an old transaction again leaves the fresh connection alone.
     first.retire();
-    expect((await queues.transaction(queue, ['jobCreate'])).connection).toBe(next.connection);
+    expect((await queues.transaction(queue)).connection).toBe(next.connection);
     next.retire();
   });
 });
