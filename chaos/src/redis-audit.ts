@@ -88,22 +88,24 @@ const sum = (hashes: Record<string, string>[]) => {
   return total;
 };
 
+/** Each bucket's hash-tagged key prefix, `<P>:{bN}`. */
+const bucketTags = (prefix: string, buckets: number) =>
+  Array.from({ length: buckets }, (_, b) => `${prefix}:{b${b}}`);
+
 /**
  * Job and campaign endings not yet relayed: the entries left in the buckets' outbox streams (the relay deletes
  * what it carried out). An entry a SIGKILLed worker had read waits there, pending, until another worker's
  * reclaim takes it over (15 s idle), and /metrics' queue gauge does not count it.
  */
 export async function outboxPending(redis: Redis, prefix: string, buckets = 16): Promise<number> {
-  const lengths = await Promise.all(
-    Array.from({ length: buckets }, (_, b) => redis.xlen(`${prefix}:{b${b}}:outbox`)),
-  );
+  const lengths = await Promise.all(bucketTags(prefix, buckets).map((t) => redis.xlen(`${t}:outbox`)));
   return lengths.reduce((n, len) => n + len, 0);
 }
 
 /** Reads the counters and classifies every key under `prefix`. Run it on a quiet deployment (after the drain). */
 export async function auditRedis(redis: Redis, prefix: string, buckets = 16): Promise<RedisAudit> {
   const P = `${prefix}:`;
-  const tags = Array.from({ length: buckets }, (_, b) => `${P}{b${b}}`);
+  const tags = bucketTags(prefix, buckets);
   const [inflight, stats, campaigns, info] = await Promise.all([
     Promise.all(tags.map((t) => redis.hgetall(`${t}:inflight`))),
     Promise.all(tags.map((t) => redis.hgetall(`${t}:stats`))),
